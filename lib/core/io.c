@@ -1,0 +1,262 @@
+/* Readers: fd, memory, limit, and the verifier that hashes a stream and checks it at EOF.
+ * The verifier is the single place where "never trust a digest you did not compute" is
+ * enforced for streams: every ingest wraps its source in one. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include "lading/fs.h"
+#include "lading/io.h"
+#include "lading/util.h"
+
+ssize_t ld_reader_read(ld_reader *r, void *buf, size_t len) { return r->read(r, buf, len); }
+
+ssize_t ld_reader_read_full(ld_reader *r, void *buf, size_t len) {
+  size_t got = 0;
+  while (got < len) {
+    ssize_t n = r->read(r, (char *) buf + got, len - got);
+    if (n < 0) return -1;
+    if (n == 0) break;
+    got += (size_t) n;
+  }
+  return (ssize_t) got;
+}
+
+void ld_reader_close(ld_reader *r) {
+  if (!r) return;
+  ld_error_free(r->error);
+  r->error = NULL;
+  r->close(r);
+}
+
+int ld_reader_take_error(ld_reader *r, ld_error **err) {
+  if (r->error) {
+    if (err && !*err)
+      *err = r->error;
+    else
+      ld_error_free(r->error);
+    r->error = NULL;
+  } else {
+    ld_err(err, EIO, "read failed");
+  }
+  return -1;
+}
+
+/* fd */
+typedef struct {
+  ld_reader r;
+  int fd;
+  bool own;
+} fd_reader;
+
+static ssize_t fd_read(ld_reader *r, void *buf, size_t len) {
+  fd_reader *f = (fd_reader *) r;
+  for (;;) {
+    ssize_t n = read(f->fd, buf, len);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    ld_err_sys(&r->error, errno, "read");
+    return -1;
+  }
+}
+static void fd_close(ld_reader *r) {
+  fd_reader *f = (fd_reader *) r;
+  if (f->own) close(f->fd);
+  free(f);
+}
+ld_reader *ld_reader_from_fd(int fd, bool own_fd) {
+  fd_reader *f = ld_xcalloc(1, sizeof *f);
+  f->r.read = fd_read;
+  f->r.close = fd_close;
+  f->fd = fd;
+  f->own = own_fd;
+  return &f->r;
+}
+
+int ld_reader_open_file(const char *path, ld_reader **out, ld_error **err) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ld_err_sys(err, errno, "%s", path);
+  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  *out = ld_reader_from_fd(fd, true);
+  return 0;
+}
+
+/* memory */
+typedef struct {
+  ld_reader r;
+  const char *data;
+  size_t len, pos;
+  bool own;
+} mem_reader;
+static ssize_t mem_read(ld_reader *r, void *buf, size_t len) {
+  mem_reader *m = (mem_reader *) r;
+  size_t n = m->len - m->pos < len ? m->len - m->pos : len;
+  memcpy(buf, m->data + m->pos, n);
+  m->pos += n;
+  return (ssize_t) n;
+}
+static void mem_close(ld_reader *r) {
+  mem_reader *m = (mem_reader *) r;
+  if (m->own) free((void *) m->data);
+  free(m);
+}
+ld_reader *ld_reader_from_mem(const void *data, size_t len, bool borrow) {
+  mem_reader *m = ld_xcalloc(1, sizeof *m);
+  m->r.read = mem_read;
+  m->r.close = mem_close;
+  if (borrow) {
+    m->data = data;
+  } else {
+    char *copy = ld_xmalloc(len);
+    memcpy(copy, data, len);
+    m->data = copy;
+    m->own = true;
+  }
+  m->len = len;
+  return &m->r;
+}
+
+/* limit */
+typedef struct {
+  ld_reader r;
+  ld_reader *inner;
+  uint64_t left;
+} limit_reader;
+static ssize_t limit_read(ld_reader *r, void *buf, size_t len) {
+  limit_reader *l = (limit_reader *) r;
+  if (!l->left) return 0;
+  if (len > l->left) len = (size_t) l->left;
+  ssize_t n = l->inner->read(l->inner, buf, len);
+  if (n < 0) {
+    r->error = l->inner->error;
+    l->inner->error = NULL;
+    return -1;
+  }
+  l->left -= (uint64_t) n;
+  return n;
+}
+static void limit_close(ld_reader *r) { free(r); }
+ld_reader *ld_reader_limit(ld_reader *inner, uint64_t len) {
+  limit_reader *l = ld_xcalloc(1, sizeof *l);
+  l->r.read = limit_read;
+  l->r.close = limit_close;
+  l->inner = inner;
+  l->left = len;
+  return &l->r;
+}
+
+/* verifier */
+typedef struct {
+  ld_reader r;
+  ld_reader *inner;
+  bool own;
+  ld_hasher *h;
+  char *expected;
+  int64_t expected_size;
+  char *what;
+  char digest[LD_DIGEST_MAX];
+  bool done;
+} verifier;
+
+static ssize_t verifier_read(ld_reader *r, void *buf, size_t len) {
+  verifier *v = (verifier *) r;
+  if (v->done) return 0;
+  ssize_t n = v->inner->read(v->inner, buf, len);
+  if (n < 0) {
+    r->error = v->inner->error;
+    v->inner->error = NULL;
+    if (!r->error) ld_err(&r->error, EIO, "%s: read failed", v->what);
+    else ld_error_wrap(&r->error, "%s", v->what);
+    return -1;
+  }
+  if (n > 0) {
+    ld_hasher_update(v->h, buf, (size_t) n);
+    if (v->expected_size >= 0 && ld_hasher_bytes(v->h) > (uint64_t) v->expected_size) {
+      ld_err(&r->error, LD_EDIGEST, "%s: more data than the declared size %lld", v->what,
+             (long long) v->expected_size);
+      return -1;
+    }
+    return n;
+  }
+  v->done = true;
+  ld_hasher_final(v->h, v->digest);
+  uint64_t got = ld_hasher_bytes(v->h);
+  if (v->expected_size >= 0 && got != (uint64_t) v->expected_size) {
+    ld_err(&r->error, LD_EDIGEST, "%s: truncated: %llu bytes, expected %lld", v->what,
+           (unsigned long long) got, (long long) v->expected_size);
+    return -1;
+  }
+  if (v->expected && strcmp(v->expected, v->digest)) {
+    ld_err(&r->error, LD_EDIGEST, "%s: digest mismatch: content is %s", v->what, v->digest);
+    return -1;
+  }
+  return 0;
+}
+static void verifier_close(ld_reader *r) {
+  verifier *v = (verifier *) r;
+  if (v->own) ld_reader_close(v->inner);
+  ld_hasher_free(v->h);
+  free(v->expected);
+  free(v->what);
+  free(v);
+}
+ld_reader *ld_verifier_new(ld_reader *inner, bool own_inner, const char *expected_digest,
+                           int64_t expected_size, const char *what) {
+  verifier *v = ld_xcalloc(1, sizeof *v);
+  v->r.read = verifier_read;
+  v->r.close = verifier_close;
+  v->inner = inner;
+  v->own = own_inner;
+  v->h = ld_hasher_new(expected_digest ? ld_digest_algo_of(expected_digest) : LD_SHA256);
+  v->expected = ld_xstrdup(expected_digest);
+  v->expected_size = expected_size;
+  v->what = ld_xstrdup(what ? what : (expected_digest ? expected_digest : "blob"));
+  return &v->r;
+}
+const char *ld_verifier_digest(ld_reader *r) { return ((verifier *) r)->digest; }
+uint64_t ld_verifier_size(ld_reader *r) { return ld_hasher_bytes(((verifier *) r)->h); }
+
+int ld_reader_slurp(ld_reader *r, size_t max, char **out, size_t *len, const char *what,
+                    ld_error **err) {
+  ld_buf b = {0};
+  char chunk[65536];
+  for (;;) {
+    ssize_t n = r->read(r, chunk, sizeof chunk);
+    if (n < 0) {
+      ld_buf_free(&b);
+      return ld_reader_take_error(r, err);
+    }
+    if (n == 0) break;
+    if (b.len + (size_t) n > max) {
+      ld_buf_free(&b);
+      return ld_err(err, EFBIG, "%s: larger than %zu bytes", what, max);
+    }
+    ld_buf_append(&b, chunk, (size_t) n);
+  }
+  if (len) *len = b.len;
+  *out = ld_buf_steal(&b);
+  return 0;
+}
+
+int ld_reader_copy_to_fd(ld_reader *r, int fd, uint64_t *copied, ld_error **err) {
+  size_t bufsz = 1 << 20;
+  char *buf = ld_xmalloc(bufsz);
+  uint64_t total = 0;
+  for (;;) {
+    ssize_t n = r->read(r, buf, bufsz);
+    if (n < 0) {
+      free(buf);
+      return ld_reader_take_error(r, err);
+    }
+    if (n == 0) break;
+    if (ld_write_all(fd, buf, (size_t) n) < 0) {
+      int e = errno;
+      free(buf);
+      return ld_err_sys(err, e, "write");
+    }
+    total += (uint64_t) n;
+  }
+  free(buf);
+  if (copied) *copied = total;
+  return 0;
+}

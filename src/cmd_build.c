@@ -1,0 +1,6 @@
+/* lading build: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_build(int argc, char **argv) {
+  return cli_fail_unimplemented("build");
+}

@@ -1,0 +1,6 @@
+/* lading copy: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_copy(int argc, char **argv) {
+  return cli_fail_unimplemented("copy");
+}

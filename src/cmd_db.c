@@ -1,0 +1,6 @@
+/* lading db: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_db(int argc, char **argv) {
+  return cli_fail_unimplemented("db");
+}

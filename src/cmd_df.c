@@ -1,0 +1,6 @@
+/* lading df: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_df(int argc, char **argv) {
+  return cli_fail_unimplemented("df");
+}

@@ -1,0 +1,6 @@
+/* lading gc: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_gc(int argc, char **argv) {
+  return cli_fail_unimplemented("gc");
+}

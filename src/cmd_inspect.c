@@ -1,0 +1,6 @@
+/* lading inspect: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_inspect(int argc, char **argv) {
+  return cli_fail_unimplemented("inspect");
+}

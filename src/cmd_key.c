@@ -1,0 +1,6 @@
+/* lading key: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_key(int argc, char **argv) {
+  return cli_fail_unimplemented("key");
+}

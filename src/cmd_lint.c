@@ -1,0 +1,6 @@
+/* lading lint: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_lint(int argc, char **argv) {
+  return cli_fail_unimplemented("lint");
+}

@@ -1,0 +1,6 @@
+/* lading login: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_login(int argc, char **argv) {
+  return cli_fail_unimplemented("login");
+}

@@ -1,0 +1,6 @@
+/* lading logout: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_logout(int argc, char **argv) {
+  return cli_fail_unimplemented("logout");
+}

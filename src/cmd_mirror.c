@@ -1,0 +1,6 @@
+/* lading mirror: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_mirror(int argc, char **argv) {
+  return cli_fail_unimplemented("mirror");
+}

@@ -1,0 +1,6 @@
+/* lading pin: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_pin(int argc, char **argv) {
+  return cli_fail_unimplemented("pin");
+}

@@ -1,0 +1,6 @@
+/* lading policy: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_policy(int argc, char **argv) {
+  return cli_fail_unimplemented("policy");
+}

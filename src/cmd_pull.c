@@ -1,0 +1,6 @@
+/* lading pull: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_pull(int argc, char **argv) {
+  return cli_fail_unimplemented("pull");
+}

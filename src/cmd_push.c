@@ -1,0 +1,6 @@
+/* lading push: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_push(int argc, char **argv) {
+  return cli_fail_unimplemented("push");
+}

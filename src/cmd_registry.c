@@ -1,0 +1,6 @@
+/* lading registry: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_registry(int argc, char **argv) {
+  return cli_fail_unimplemented("registry");
+}

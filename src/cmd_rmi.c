@@ -1,0 +1,6 @@
+/* lading rmi: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_rmi(int argc, char **argv) {
+  return cli_fail_unimplemented("rmi");
+}

@@ -1,0 +1,6 @@
+/* lading sbom: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_sbom(int argc, char **argv) {
+  return cli_fail_unimplemented("sbom");
+}

@@ -1,0 +1,6 @@
+/* lading scan: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_scan(int argc, char **argv) {
+  return cli_fail_unimplemented("scan");
+}

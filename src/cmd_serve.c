@@ -1,0 +1,6 @@
+/* lading serve: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_serve(int argc, char **argv) {
+  return cli_fail_unimplemented("serve");
+}

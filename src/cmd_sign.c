@@ -1,0 +1,6 @@
+/* lading sign: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_sign(int argc, char **argv) {
+  return cli_fail_unimplemented("sign");
+}

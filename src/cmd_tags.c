@@ -1,0 +1,6 @@
+/* lading tags: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_tags(int argc, char **argv) {
+  return cli_fail_unimplemented("tags");
+}

@@ -1,0 +1,6 @@
+/* lading verify: not yet implemented (see the issue that owns it). */
+#include "cli.h"
+
+int cmd_verify(int argc, char **argv) {
+  return cli_fail_unimplemented("verify");
+}

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Runs every tests/e2e/t*.sh (or those given) with LADING set, prints each file's results and a
+# total line "E2E: N passed, N failed, N skipped". Exit 1 if any failed.
+here=$(cd "$(dirname "$0")" && pwd)
+: "${LADING:=$here/../../build/lading}"
+export LADING
+p=0 f=0 s=0
+tests=${*:-$(ls "$here"/t[0-9]*.sh)}
+for t in $tests; do
+  out=$(sh -c 'exec bash "$0"' "$t" 2>&1)
+  echo "$out" | grep -E '^(not ok|ok .*# SKIP|#)' | grep -v '^#   ' | sed "s|^|$(basename "$t" .sh): |"
+  echo "$out" | grep -E '^not ok' -A40 | grep '^#   ' | head -60
+  tp=$(echo "$out" | grep -cE '^ok ' ); ts=$(echo "$out" | grep -cE '^ok .*# SKIP')
+  tf=$(echo "$out" | grep -cE '^not ok ')
+  if ! echo "$out" | grep -q '^# .*: passed'; then
+    echo "$(basename "$t"): did not finish"; tf=$((tf + 1))
+  fi
+  p=$((p + tp - ts)); f=$((f + tf)); s=$((s + ts))
+done
+echo "E2E: $p passed, $f failed, $s skipped"
+[ "$f" = 0 ]
