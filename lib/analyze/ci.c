@@ -151,10 +151,10 @@ static int parse_fraction(const ld_ci_config *c, int rule, double *out, ld_error
   const char *v = c->value[rule];
   const char *where = c->source ? c->source : "CI rules";
   if (parse_float(v, out) < 0)
-    return ld_err(err, LD_EUSAGE, "%s: %s: invalid value '%s' (a number between 0 and 1, or "
+    return ld_err(err, LD_EFORMAT, "%s: %s: invalid value '%s' (a number between 0 and 1, or "
                                   "disabled)", where, rule_names[rule], v);
   if (!(*out >= 0 && *out <= 1))
-    return ld_err(err, LD_EUSAGE, "%s: %s: value '%s' is outside the allowed range (0-1)", where,
+    return ld_err(err, LD_EFORMAT, "%s: %s: value '%s' is outside the allowed range (0-1)", where,
                   rule_names[rule], v);
   return 0;
 }
@@ -162,7 +162,7 @@ static int parse_fraction(const ld_ci_config *c, int rule, double *out, ld_error
 static int parse_bytes(const ld_ci_config *c, int rule, uint64_t *out, ld_error **err) {
   const char *v = c->value[rule];
   if (ld_parse_size(v, out) < 0)
-    return ld_err(err, LD_EUSAGE, "%s: %s: invalid size '%s' (e.g. 20MB, 19MiB, 1024, or "
+    return ld_err(err, LD_EFORMAT, "%s: %s: invalid size '%s' (e.g. 20MB, 19MiB, 1024, or "
                                   "disabled)", c->source ? c->source : "CI rules",
                   rule_names[rule], v);
   return 0;

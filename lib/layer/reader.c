@@ -166,6 +166,8 @@ int ld_layer_next(ld_layer_reader *l, ld_layer_entry *e, ld_error **err) {
     free(l->cur_path);
     l->cur_path = NULL;
     ld_error *perr = NULL;
+    if (raw[0] == '/' && !raw[strspn(raw, "/.")] && !strstr(raw, "..")) continue; /* "/": the
+                                     root itself, as kaniko writes it (dive's fixture) */
     if (ld_path_clean(raw, false, &l->cur_path, &perr) < 0) {
       ld_err(err, LD_EFORMAT, "%s: entry \"%.200s\" %s", l->what, raw,
              raw[0] == '/' ? "is an absolute path" : "escapes the root (\"..\")");

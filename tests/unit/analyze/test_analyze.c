@@ -332,7 +332,8 @@ static void feed_layer_tar(ld_analyzer *an, const void *data, size_t len, const 
       *(base > path ? base - 1 : base) = '\0';
     } else if (!strncmp(base, ".wh.", 4)) {
       e.whiteout = true;
-      memmove(base, base + 4, strlen(base + 4) + 1);
+      size_t bl = strlen(base);
+      memmove(base, base + 4, bl - 3);
     }
     e.type = archive_entry_hardlink(ae) ? LD_AN_HARDLINK
              : archive_entry_filetype(ae) == AE_IFDIR ? LD_AN_DIR
