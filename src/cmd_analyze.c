@@ -308,6 +308,19 @@ static json_t *report_json(const char *name, const ld_image *img, const ld_analy
 
 /* ---- main ---- */
 
+/* A single-manifest image has no index to select from: --platform must then name its own. */
+static int check_platform(const char *name, const ld_platform *want, const ld_image_config *cfg,
+                          ld_error **err) {
+  bool os_ok = !want->os || (cfg->os && !strcmp(want->os, cfg->os));
+  bool arch_ok = !want->architecture || (cfg->architecture && !strcmp(want->architecture, cfg->architecture));
+  bool var_ok = !want->variant || !cfg->variant || !strcmp(want->variant, cfg->variant);
+  if (os_ok && arch_ok && var_ok) return 0;
+  ld_autofree char *w = ld_platform_format(want);
+  return ld_err(err, LD_ENOTFOUND, "%s: the image is %s/%s%s%s, not the requested %s", name,
+                cfg->os ? cfg->os : "?", cfg->architecture ? cfg->architecture : "?",
+                cfg->variant ? "/" : "", cfg->variant ? cfg->variant : "", w);
+}
+
 static int analyze(const char *spec, const options *o, ld_ci_config *ci, ld_error **err) {
   ld_store *store = NULL;
   ld_image_src *src = NULL;
@@ -318,6 +331,7 @@ static int analyze(const char *spec, const options *o, ld_ci_config *ci, ld_erro
   if (o->platform && ld_platform_parse(o->platform, &platform, err) < 0) goto done;
   if (cli_open_source(spec, &store, &src, err) < 0) goto done;
   if (ld_image_load(src, o->platform ? &platform : NULL, &img, err) < 0) goto done;
+  if (o->platform && check_platform(src->name, &platform, &img.config, err) < 0) goto done;
   if (o->layer >= 0 && (size_t) o->layer >= img.manifest.n_layers) {
     ld_err(err, LD_EUSAGE, "%s: --layer %d: the image has %zu layers (0-%zu)", src->name, o->layer,
            img.manifest.n_layers, img.manifest.n_layers ? img.manifest.n_layers - 1 : 0);

@@ -52,6 +52,8 @@ struct ld_layer_reader {
   ld_error *cb_err;
   bool tar_done;
   bool empty;
+  uint64_t tar_bytes; /* decompressed bytes given to libarchive */
+  bool padded;
 };
 
 static la_ssize_t archive_read_cb(struct archive *a, void *ctx, const void **out) {
@@ -62,7 +64,18 @@ static la_ssize_t archive_read_cb(struct archive *a, void *ctx, const void **out
     archive_set_error(a, EIO, "read error");
     return -1;
   }
+  if (n == 0 && l->tar_bytes % 512 && !l->padded) {
+    /* umoci 0.4 ends its tars right after the last file's data, without the padding to the
+     * 512-byte block (nor the end blocks); Go's tar reader (docker, containerd, dive) accepts
+     * that, libarchive needs the block completed. The zeros are not content: not hashed. */
+    n = (ssize_t) (512 - l->tar_bytes % 512);
+    memset(l->buf, 0, (size_t) n);
+    l->padded = true;
+    *out = l->buf;
+    return n;
+  }
   ld_hasher_update(l->diff, l->buf, (size_t) n);
+  l->tar_bytes += (uint64_t) n;
   *out = l->buf;
   return n;
 }
