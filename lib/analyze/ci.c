@@ -111,7 +111,7 @@ int ld_ci_config_load(ld_ci_config *c, const char *path, ld_error **err) {
   char *buf = NULL;
   size_t len = 0;
   if (ld_read_file(path, 1u << 20, &buf, &len, err) < 0)
-    return ld_error_wrap(err, "CI config %s", path);
+    return ld_error_wrap(err, "CI rules");
   yaml_parser_t parser;
   yaml_document_t doc;
   yaml_parser_initialize(&parser);
