@@ -137,6 +137,17 @@ static enum MHD_Result authenticate(req *q) {
   return MHD_YES;
 }
 
+static bool has_body(req *q) {
+  const char *cl = rq_header(q, "Content-Length");
+  return (cl && strtoull(cl, NULL, 10) > 0) || rq_header(q, "Transfer-Encoding");
+}
+
+static enum MHD_Result begin(req *q) {
+  q->begun = true;
+  if (authenticate(q) != MHD_YES) return q->answered ? MHD_YES : MHD_NO;
+  return routes_begin(q);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -152,10 +163,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     clock_gettime(CLOCK_MONOTONIC, &q->start);
     snprintf(q->method, sizeof q->method, "%s", method);
     q->path = ld_xstrdup(url);
-    if (authenticate(q) != MHD_YES) return q->answered ? MHD_YES : MHD_NO;
-    return routes_begin(q);
+    /* Without a body, answer on the second call: a response queued while the headers are
+     * still being processed makes libmicrohttpd close the connection after it. */
+    if (!has_body(q)) return MHD_YES;
+    return begin(q);
   }
   q->conn = conn;
+  if (!q->begun && !*upload_data_size) return begin(q);
   if (*upload_data_size) {
     size_t n = *upload_data_size;
     q->bytes_in += n;

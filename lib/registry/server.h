@@ -71,6 +71,7 @@ typedef struct req {
   int status;
   uint64_t bytes_in, bytes_out;
   bool answered;
+  bool begun;
   /* body handling */
   body_kind body;
   ru_session *session;   /* BODY_UPLOAD */
