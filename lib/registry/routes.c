@@ -170,8 +170,11 @@ static enum MHD_Result send_page(req *q, char **items, const char *key, const ch
 
 /* ---------- /v2/ and catalog ---------- */
 
+/* With --htpasswd, /v2/ always challenges a request without credentials, even when anonymous
+ * may read some repositories: clients (containers/image, containerd) decide from this ping
+ * whether to send the credentials they have at all. */
 static enum MHD_Result do_base(req *q) {
-  if (q->s->auth.have_htpasswd && !q->user && !ra_anonymous_has_any(&q->s->auth))
+  if (q->s->auth.have_htpasswd && !q->user)
     return rq_error(q, 401, "UNAUTHORIZED", "authentication required");
   return rq_send_json(q, 200, "{}", NULL);
 }
