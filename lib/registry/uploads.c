@@ -75,6 +75,7 @@ int ru_acquire(ru_table *t, const char *repo, const char *uuid, ru_session **out
   pthread_mutex_lock(&t->lock);
   for (ru_session *s = t->head; s; s = s->next) {
     if (strcmp(s->uuid, uuid) || strcmp(s->repo, repo)) continue;
+    if (!s->busy && ld_now() - s->touched > t->ttl) break; /* expired: the reaper will free it */
     if (s->busy) {
       errno = EBUSY;
     } else {
