@@ -182,6 +182,7 @@ typedef struct ld_verify_result {
   char image_digest[136];
   char *sig_spec;
   bool sig_found; /* a .sig manifest exists */
+  char *problem;  /* the .sig manifest exists but is unusable (wrong media type ...) */
   ld_sig_check *checks;
   size_t n_checks;
   size_t n_valid;
