@@ -341,6 +341,7 @@ out:
   free(sig_bytes);
   free(sig_mt);
   free(sig);
+  if (rc < 0) ld_sign_result_clear(res);
   return rc;
 }
 
@@ -360,9 +361,10 @@ void ld_verify_result_clear(ld_verify_result *r) {
   memset(r, 0, sizeof *r);
 }
 
-static void check_fail(ld_sig_check *c, ld_error *e, const char *fmt, const char *arg) {
-  c->reason = e ? ld_xstrdup(e->msg) : ld_xasprintf(fmt, arg);
-  ld_error_free(e);
+/* Records why a signature does not count: the error's message (consumed) or fmt with arg. */
+static void check_fail(ld_sig_check *c, ld_error **e, const char *fmt, const char *arg) {
+  c->reason = e && *e ? ld_xstrdup((*e)->msg) : ld_xasprintf(fmt, arg);
+  if (e) ld_error_clear(e);
 }
 
 static void check_layer(ld_image_src *sig_src, const ld_sig_layer *l, ld_key *const *keys,
@@ -381,7 +383,7 @@ static void check_layer(ld_image_src *sig_src, const ld_sig_layer *l, ld_key *co
   } else if (ld_base64_decode(l->signature_b64, strlen(l->signature_b64), &sig, &slen) < 0) {
     check_fail(c, NULL, "signature annotation of layer %s is not base64", l->digest);
   } else if (payload_read(sig_src, l, &payload, &plen, &e) < 0) {
-    check_fail(c, e, NULL, NULL);
+    check_fail(c, &e, NULL, NULL);
   } else {
     for (size_t k = 0; k < n_keys && c->key_index < 0; k++)
       if (ld_key_verify(keys[k], payload, plen, sig, slen)) c->key_index = (int) k;
@@ -392,7 +394,7 @@ static void check_layer(ld_image_src *sig_src, const ld_sig_layer *l, ld_key *co
       c->timestamp = p.timestamp;
     }
     if (c->key_index < 0) check_fail(c, NULL, "%s", "signature does not verify with any given key");
-    else if (e) check_fail(c, e, NULL, NULL), e = NULL;
+    else if (e) check_fail(c, &e, NULL, NULL);
     else if (strcmp(p.manifest_digest, image_digest))
       c->reason = ld_xasprintf("payload signs %s, not this image", p.manifest_digest);
     else c->valid = true;
