@@ -236,6 +236,15 @@ void ld_findings_clear(ld_findings *f);
 
 int ld_match(ld_advdb *db, const ld_catalog *cat, ld_findings *out, ld_error **err);
 
+/* Drops findings below min_severity (a bit set of 1 << ld_severity; 0 keeps all), without a fix
+ * when ignore_unfixed, or whose id / alias is in ignore (sorts what remains: package, severity
+ * descending, id). */
+void ld_findings_filter(ld_findings *f, const ld_catalog *cat, unsigned severities,
+                        bool ignore_unfixed, const ld_strlist *ignore);
+/* .trivyignore: one id per line, '#' comments, optional "exp:YYYY-MM-DD" after the id (the
+ * entry stops applying after that day). Active ids (at time now) are added to out. */
+int ld_ignore_file_load(const char *path, int64_t now, ld_strlist *out, ld_error **err);
+
 /* ---- reports ----------------------------------------------------------------------------- */
 
 json_t *ld_report_json(const ld_catalog *cat, const ld_findings *f);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sqlite3.h>
 #include "lading/scan.h"
 
 /* "bookworm" -> "12"; NULL if unknown. */
@@ -27,5 +28,13 @@ const char *ld_cat_kind_name(ld_cat_kind k);
 /* Paths that language catalogers look at: an OS package owning one of them means the language
  * package is reported through the OS package, not twice. */
 bool ld_cat_is_language_path(const char *path);
+
+/* Advisory database internals shared with the matcher. */
+sqlite3 *ld_advdb_sqlite(ld_advdb *a);
+void ld_advdb_split_ecosystem(const char *eco, char **base, char **release);
+char *ld_advdb_normalize_name(const char *ecosystem, const char *name);
+
+/* Resolves a path through the image's symlinks (map path -> target), inside the image root. */
+char *ld_scan_resolve(const json_t *links, const char *path);
 
 #endif
