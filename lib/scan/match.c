@@ -108,6 +108,22 @@ static bool shares_id(const ld_finding *f, const char *id, const char *aliases) 
   return hit;
 }
 
+/* Adds id and aliases (comma-separated) to f->aliases, skipping f->id and duplicates. */
+static void merge_aliases(ld_finding *f, const char *id, const char *aliases) {
+  char *all = ld_xasprintf("%s,%s", id, aliases ? aliases : "");
+  for (char *save = NULL, *t = strtok_r(all, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    if (!strcmp(t, f->id)) continue;
+    char *have = ld_xasprintf(",%s,", f->aliases ? f->aliases : ""), *needle = ld_xasprintf(",%s,", t);
+    bool dup = strstr(have, needle) != NULL;
+    free(have), free(needle);
+    if (dup) continue;
+    char *n = f->aliases && *f->aliases ? ld_xasprintf("%s,%s", f->aliases, t) : ld_xstrdup(t);
+    free(f->aliases);
+    f->aliases = n;
+  }
+  free(all);
+}
+
 /* Severity (and score) of another record of the same CVE when this one has none. */
 static void borrow_severity(sqlite3 *db, ld_finding *f) {
   sqlite3_stmt *st;
@@ -167,12 +183,20 @@ static int match_one(sqlite3 *db, size_t pkg_index, const lookup_key *k, const c
       if (!f->fixed && fixed) f->fixed = fixed, fixed = NULL, free(f->status), f->status = ld_xstrdup("fixed");
       if (f->severity == LD_SEV_UNKNOWN && sev > 0) f->severity = (ld_severity) sev;
       if (!f->title) f->title = first_line((const char *) sqlite3_column_text(st, 2));
+      if (f->cvss < 0 && sqlite3_column_type(st, 4) != SQLITE_NULL) {
+        f->cvss = sqlite3_column_double(st, 4);
+        const char *vec = (const char *) sqlite3_column_text(st, 5);
+        free(f->cvss_vector);
+        f->cvss_vector = vec ? ld_xstrdup(vec) : NULL;
+      }
+      merge_aliases(f, id, aliases);
       free(id);
     } else {
       f = findings_add(out);
       f->pkg = pkg_index;
       f->id = id;
-      f->aliases = aliases ? ld_xstrdup(aliases) : NULL;
+      f->aliases = NULL;
+      merge_aliases(f, id, aliases);
       f->installed = ld_xstrdup(k->version);
       f->fixed = fixed, fixed = NULL;
       f->severity = sev > 0 ? (ld_severity) sev : LD_SEV_UNKNOWN;
