@@ -19,7 +19,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc; }
 
-debian_layouts deb >/dev/null
+ln -s "$(debian_scan_layout)" deb
 alpine_rootfs alp-root && new_layout alp 1 && add_layer alp 1 alp-root
 import_fixtures
 adv=$LADING_ROOT/advisories.db

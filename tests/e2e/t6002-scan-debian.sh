@@ -7,7 +7,7 @@ require_root
 require_cmd umoci debootstrap igzip jq
 
 test_expect_success 'setup: images and advisories' '
-  debian_layouts deb && import_fixtures
+  ln -s "$(debian_scan_layout)" deb && import_fixtures
 '
 
 test_expect_success 'the clean image has no HIGH/CRITICAL finding and passes --fail-on HIGH' '
