@@ -166,7 +166,7 @@ int ld_layer_next(ld_layer_reader *l, ld_layer_entry *e, ld_error **err) {
     free(l->cur_path);
     l->cur_path = NULL;
     ld_error *perr = NULL;
-    if (ld_path_clean(raw, false, &l->cur_path, &perr) < 0) {
+    if (ld_path_clean(raw, !strcmp(raw, "/") /* umoci writes the root as "/" */, &l->cur_path, &perr) < 0) {
       ld_err(err, LD_EFORMAT, "%s: entry \"%.200s\" %s", l->what, raw,
              raw[0] == '/' ? "is an absolute path" : "escapes the root (\"..\")");
       ld_error_free(perr);

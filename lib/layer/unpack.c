@@ -61,28 +61,36 @@ static int rm_rf_at(int dfd, const char *name) {
   return r;
 }
 
-/* Opens (creating as needed) the directory dir inside the root. */
+/* Opens (creating as needed) the directory dir inside the root; each missing component is
+ * created from its parent, itself opened from the root, so symlinks resolve inside the root. */
 static int open_dir(unpacker *u, const char *dir, ld_error **err) {
   if (!*dir) return fcntl(u->rootfd, F_DUPFD_CLOEXEC, 0);
   int fd = ld_open_in_root(u->rootfd, dir, O_RDONLY | O_DIRECTORY, 0, NULL);
   if (fd >= 0) return fd;
-  char *copy = ld_xstrdup(dir);
-  int cur = fcntl(u->rootfd, F_DUPFD_CLOEXEC, 0);
-  char *save = NULL;
-  for (char *c = strtok_r(copy, "/", &save); c && cur >= 0; c = strtok_r(NULL, "/", &save)) {
-    if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST) {
+  char *prefix = ld_xstrdup(dir);
+  for (char *p = prefix;;) {
+    char *next = strchr(p, '/');
+    if (next) *next = 0;
+    char *last = strrchr(prefix, '/');
+    if (last) *last = 0;
+    int parent = ld_open_in_root(u->rootfd, last ? prefix : ".", O_RDONLY | O_DIRECTORY, 0, err);
+    if (last) *last = '/';
+    if (parent < 0) break;
+    int r = mkdirat(parent, last ? last + 1 : prefix, 0755);
+    close(parent);
+    if (r < 0 && errno != EEXIST) {
       ld_err_sys(err, errno, "%s: create directory %s", u->what, dir);
-      close(cur);
-      cur = -1;
       break;
     }
-    int next = ld_open_in_root(cur, c, O_RDONLY | O_DIRECTORY, 0, err);
-    close(cur);
-    cur = next;
-    if (cur < 0) ld_error_wrap(err, "%s", u->what);
+    if (!next) {
+      fd = ld_open_in_root(u->rootfd, prefix, O_RDONLY | O_DIRECTORY, 0, err);
+      break;
+    }
+    *next = '/';
+    p = next + 1;
   }
-  free(copy);
-  return cur;
+  free(prefix);
+  return fd;
 }
 
 static void split(const char *path, char **dir, const char **name) {
