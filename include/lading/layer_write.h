@@ -8,7 +8,7 @@
  * entry gets that time (SOURCE_DATE_EPOCH / --timestamp). No user or group names are written.
  *
  * The tar streams through two hashers (diff_id over the tar, digest over the compressed bytes)
- * and deterministic gzip (ISA-L level 1, fixed header: no name, mtime 0) into out_fd. Nothing is
+ * and deterministic gzip (zlib level 6, fixed header: no name, mtime 0) into out_fd. Nothing is
  * held whole in memory.
  */
 #ifndef LADING_LAYER_WRITE_H
