@@ -799,7 +799,8 @@ static int commit_layer(builder *b, const char *upper, bl_layer *l, bool *empty,
 
 static char *mktemp_dir(builder *b, const char *what, ld_error **err) {
   char *p = ld_xasprintf("%s/%s-XXXXXX", b->tmp, what);
-  if (!mkdtemp(p)) {
+  /* 0755: an upper directory's mode becomes the mode of the container's "/" */
+  if (!mkdtemp(p) || chmod(p, 0755) < 0) {
     ld_err_sys(err, errno, "mkdtemp %s", p);
     free(p);
     return NULL;
@@ -965,6 +966,12 @@ static int build_stage(builder *b, size_t idx, ld_error **err) {
     if (in->cmd == LD_DF_FROM) {
       double t0 = now_s();
       r = do_from(b, idx, in, err);
+      if (r == 0 && b->o->timestamp >= 0) { /* layers made with normalised times differ */
+        char t[40];
+        snprintf(t, sizeof t, "timestamp=%lld", (long long) b->o->timestamp);
+        key_next(s->key, t);
+      }
+      if (r == 0) b->res->cached++;
       if (r == 0) progress(b, in, "base", now_s() - t0);
       base_layers = s->n_layers;
       if (r == 0 && squash) {
