@@ -37,7 +37,7 @@ static void push(const char ***v, size_t *n, const char *s) {
   (*v)[(*n)++] = s;
 }
 
-static void report(const ld_build_result *r, cli_format fmt) {
+static void report(const ld_build_result *r, cli_format fmt, bool quiet) {
   if (fmt == CLI_FORMAT_JSON) {
     json_t *w = json_array();
     for (size_t i = 0; i < r->n_waste; i++)
@@ -52,10 +52,10 @@ static void report(const ld_build_result *r, cli_format fmt) {
     return;
   }
   char hs[32];
-  for (size_t i = 0; i < r->n_waste; i++)
+  for (size_t i = 0; !quiet && i < r->n_waste; i++)
     fprintf(stderr, "waste: line %d %s left %s: %s (fix: %s)\n", r->waste[i].line, r->waste[i].instruction,
             r->waste[i].path, ld_human_size(r->waste[i].bytes, hs, sizeof hs), r->waste[i].fix);
-  fprintf(stderr, "image: %zu layers, %s compressed\n", r->n_layers, ld_human_size(r->layers_bytes, hs, sizeof hs));
+  if (!quiet) fprintf(stderr, "image: %zu layers, %s compressed\n", r->n_layers, ld_human_size(r->layers_bytes, hs, sizeof hs));
   printf("%s\n", r->digest);
 }
 
@@ -116,7 +116,7 @@ int cmd_build(int argc, char **argv) {
   if (cli_open_store(&store, &err) < 0 || ld_build(store, &o, &res, &err) < 0) {
     rc = cli_fail(err);
   } else {
-    report(&res, fmt);
+    report(&res, fmt, o.quiet);
   }
   if (store) {
     ld_build_result_clear(&res);
