@@ -1,4 +1,4 @@
-/* lading df: not yet implemented (see the issue that owns it). */
+/* lading df: placeholder while the store lands. */
 #include "cli.h"
 
 int cmd_df(int argc, char **argv) {
