@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "lading/error.h"
 #include "lading/store.h"
 
@@ -106,6 +107,15 @@ double ld_disk_used_pct(const ld_disk_report *r);
 
 /* JSON of a report (stable field names; see docs/df.md). with_layers adds "layers". */
 json_t *ld_disk_report_json(const ld_disk_report *r, bool with_layers);
+
+/* Human output (table.c). Sizes: human (1.2 MB) or exact bytes. */
+const char *ld_disk_size_str(uint64_t bytes, bool human, char *buf, size_t len);
+const char *ld_disk_ago(int64_t t, int64_t now, char *buf, size_t len);
+char *ld_disk_image_label(const ld_disk_image *im); /* familiar first name, "(+N)" more */
+const char *ld_disk_image_status(const ld_disk_image *im);
+void ld_disk_print_images(FILE *f, const ld_disk_report *r, bool human);
+void ld_disk_print_totals(FILE *f, const ld_disk_report *r, bool human, double high, double low);
+void ld_disk_print_layers(FILE *f, const ld_disk_report *r, bool human);
 
 /* Parses an RFC 3339 time with optional fraction and offset ("2026-11-27T20:41:36.42Z").
  * Returns 0 and the unix time, or -1. */
