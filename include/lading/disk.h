@@ -76,6 +76,7 @@ typedef struct ld_disk_report {
   uint64_t shared_bytes;    /* distinct bytes of layers with more than one user */
   uint64_t unique_bytes;    /* distinct bytes of layers with exactly one user */
   uint64_t containers_bytes;/* containers-storage: read-write layers of containers */
+  uint64_t unreferenced_bytes; /* store: blobs no image uses (what lading gc frees) */
   uint64_t fs_total, fs_avail; /* the file system that holds root */
   int64_t now;              /* when the report was made */
 } ld_disk_report;
@@ -98,6 +99,9 @@ ld_disk_report *ld_disk_report_new(ld_disk_source source, const char *root);
 /* Appends an image / finds-or-adds a layer by id; both return the index. */
 size_t ld_disk_add_image(ld_disk_report *r, const char *id);
 size_t ld_disk_layer_index(ld_disk_report *r, const char *id, bool *created);
+/* Lookups by id; (size_t)-1 when absent. */
+size_t ld_disk_layer_find(const ld_disk_report *r, const char *id);
+size_t ld_disk_image_by_id(const ld_disk_report *r, const char *id);
 /* Records that image uses layer (idempotent). */
 void ld_disk_use(ld_disk_report *r, size_t image, size_t layer);
 /* Computes users, size/shared/unique per image and the totals. Call once, after adding. */
@@ -181,6 +185,11 @@ int ld_disk_pin(ld_store *s, const char *name_or_digest, ld_error **err);
 int ld_disk_unpin(ld_store *s, const char *name_or_digest, ld_error **err);
 /* Lists pins as "name digest" pairs (two arrays, NULL-terminated, caller frees). */
 int ld_disk_pins(ld_store *s, char ***names, char ***digests, size_t *n, ld_error **err);
+
+/* For ingests into the store: true if the blob is present, and then its mtime is bumped so
+ * that a concurrent gc or prune keeps it (see lib/disk/gc.c for the protocol). The store's copy
+ * destination calls this instead of a bare existence check. */
+bool ld_disk_hold_blob(ld_store *s, const char *digest);
 
 /* gc: removes blobs no image references (marked from every ref in index.json: manifests,
  * indexes, their children, and referrers whose subject is live), stale ingest temp files and

@@ -189,9 +189,9 @@ static void add_container(cs_ctx *c, const json_t *ctr) {
   const char *name = json_string_value(json_array_get(json_object_get(ctr, "names"), 0));
   int64_t created = 0;
   ld_disk_parse_time(ld_json_str(ctr, "created"), &created);
-  for (size_t i = 0; image && i < c->r->n_images; i++) {
+  size_t i = image ? ld_disk_image_by_id(c->r, image) : (size_t) -1;
+  if (i != (size_t) -1) {
     ld_disk_image *im = &c->r->images[i];
-    if (strcmp(im->id, image)) continue;
     im->in_use = true;
     append_used_by(im, name ? name : cid ? cid : "?");
     if (created > im->last_used) im->last_used = created;

@@ -18,11 +18,11 @@
 #include "lading/disk.h"
 #include "lading/util.h"
 
-/* A small open-addressing map from layer id to index, rebuilt on growth. */
-typedef struct layer_map {
+/* A small open-addressing map from id to index (image ids, layer ids), rebuilt on growth. */
+typedef struct id_map {
   size_t *slots; /* index + 1; 0 = empty */
   size_t cap;
-} layer_map;
+} id_map;
 
 static uint64_t str_hash(const char *s) {
   uint64_t h = 1469598103934665603ull;
@@ -30,15 +30,53 @@ static uint64_t str_hash(const char *s) {
   return h;
 }
 
-/* The public report is the first member of a private box that also holds the id map and the
+/* The public report is the first member of a private box that also holds the id maps and the
  * array capacities, so callers see a plain struct and ld_disk_report_free finds the rest. */
 typedef struct report_box {
   ld_disk_report r;
-  layer_map map;
+  id_map layer_map, image_map;
   size_t cap_images, cap_layers;
 } report_box;
 
-static report_box *box_of(ld_disk_report *r) { return (report_box *) r; }
+static report_box *box_of(const ld_disk_report *r) { return (report_box *) r; }
+
+static const char *layer_id(const ld_disk_report *r, size_t i) { return r->layers[i].id; }
+static const char *image_id(const ld_disk_report *r, size_t i) { return r->images[i].id; }
+typedef const char *(*id_of_fn)(const ld_disk_report *, size_t);
+
+static void map_insert(id_map *m, const char *id, size_t index) {
+  size_t i = str_hash(id) & (m->cap - 1);
+  while (m->slots[i]) i = (i + 1) & (m->cap - 1);
+  m->slots[i] = index + 1;
+}
+
+static size_t map_find(const ld_disk_report *r, const id_map *m, id_of_fn id_of, const char *id) {
+  if (!m->cap) return (size_t) -1;
+  for (size_t i = str_hash(id) & (m->cap - 1); m->slots[i]; i = (i + 1) & (m->cap - 1))
+    if (!strcmp(id_of(r, m->slots[i] - 1), id)) return m->slots[i] - 1;
+  return (size_t) -1;
+}
+
+/* Called after appending element n-1 (whose id is id). */
+static void map_add(const ld_disk_report *r, id_map *m, id_of_fn id_of, size_t n, const char *id) {
+  if (2 * n <= m->cap) {
+    map_insert(m, id, n - 1);
+    return;
+  }
+  free(m->slots);
+  m->cap = m->cap ? 2 * m->cap : 64;
+  while (2 * n > m->cap) m->cap *= 2;
+  m->slots = ld_xcalloc(m->cap, sizeof *m->slots);
+  for (size_t i = 0; i < n; i++) map_insert(m, id_of(r, i), i);
+}
+
+size_t ld_disk_layer_find(const ld_disk_report *r, const char *id) {
+  return map_find(r, &box_of(r)->layer_map, layer_id, id);
+}
+
+size_t ld_disk_image_by_id(const ld_disk_report *r, const char *id) {
+  return map_find(r, &box_of(r)->image_map, image_id, id);
+}
 
 ld_disk_report *ld_disk_report_new(ld_disk_source source, const char *root) {
   report_box *b = ld_xcalloc(1, sizeof *b);
@@ -69,7 +107,8 @@ void ld_disk_report_free(ld_disk_report *r) {
   free(r->layers);
   free(r->root);
   free(r->driver);
-  free(box_of(r)->map.slots);
+  free(box_of(r)->layer_map.slots);
+  free(box_of(r)->image_map.slots);
   free(box_of(r));
 }
 
@@ -82,31 +121,16 @@ size_t ld_disk_add_image(ld_disk_report *r, const char *id) {
   ld_disk_image *im = &r->images[r->n_images];
   memset(im, 0, sizeof *im);
   im->id = ld_xstrdup(id);
-  return r->n_images++;
-}
-
-static void map_insert(layer_map *m, const char *id, size_t index) {
-  size_t i = str_hash(id) & (m->cap - 1);
-  while (m->slots[i]) i = (i + 1) & (m->cap - 1);
-  m->slots[i] = index + 1;
-}
-
-static void map_grow(ld_disk_report *r) {
-  layer_map *m = &box_of(r)->map;
-  free(m->slots);
-  m->cap = m->cap ? 2 * m->cap : 64;
-  m->slots = ld_xcalloc(m->cap, sizeof *m->slots);
-  for (size_t i = 0; i < r->n_layers; i++) map_insert(m, r->layers[i].id, i);
+  r->n_images++;
+  map_add(r, &b->image_map, image_id, r->n_images, id);
+  return r->n_images - 1;
 }
 
 size_t ld_disk_layer_index(ld_disk_report *r, const char *id, bool *created) {
   report_box *b = box_of(r);
-  layer_map *m = &b->map;
-  if (created) *created = false;
-  if (m->cap) {
-    for (size_t i = str_hash(id) & (m->cap - 1); m->slots[i]; i = (i + 1) & (m->cap - 1))
-      if (!strcmp(r->layers[m->slots[i] - 1].id, id)) return m->slots[i] - 1;
-  }
+  size_t found = ld_disk_layer_find(r, id);
+  if (created) *created = found == (size_t) -1;
+  if (found != (size_t) -1) return found;
   if (r->n_layers == b->cap_layers) {
     b->cap_layers = b->cap_layers ? 2 * b->cap_layers : 64;
     r->layers = ld_xrealloc(r->layers, b->cap_layers * sizeof *r->layers);
@@ -114,11 +138,9 @@ size_t ld_disk_layer_index(ld_disk_report *r, const char *id, bool *created) {
   ld_disk_layer *l = &r->layers[r->n_layers];
   memset(l, 0, sizeof *l);
   l->id = ld_xstrdup(id);
-  size_t index = r->n_layers++;
-  if (2 * r->n_layers > m->cap) map_grow(r); /* rebuild includes the new one */
-  else map_insert(m, id, index);
-  if (created) *created = true;
-  return index;
+  r->n_layers++;
+  map_add(r, &b->layer_map, layer_id, r->n_layers, id);
+  return r->n_layers - 1;
 }
 
 void ld_disk_use(ld_disk_report *r, size_t image, size_t layer) {
@@ -234,6 +256,7 @@ json_t *ld_disk_report_json(const ld_disk_report *r, bool with_layers) {
   json_object_set_new(t, "shared", json_integer((json_int_t) r->shared_bytes));
   json_object_set_new(t, "unique", json_integer((json_int_t) r->unique_bytes));
   json_object_set_new(t, "containers", json_integer((json_int_t) r->containers_bytes));
+  json_object_set_new(t, "unreferenced", json_integer((json_int_t) r->unreferenced_bytes));
   json_object_set_new(o, "totals", t);
   json_t *fs = json_object();
   json_object_set_new(fs, "total", json_integer((json_int_t) r->fs_total));

@@ -94,6 +94,9 @@ void ld_disk_print_totals(FILE *f, const ld_disk_report *r, bool human, double h
           ld_disk_size_str(r->unique_bytes, human, s3, sizeof s3));
   if (r->source == LD_DISK_CSTORAGE)
     fprintf(f, "; containers %s", ld_disk_size_str(r->containers_bytes, human, s4, sizeof s4));
+  else if (r->unreferenced_bytes)
+    fprintf(f, "; unreferenced blobs %s (lading gc)",
+            ld_disk_size_str(r->unreferenced_bytes, human, s4, sizeof s4));
   fputc('\n', f);
   if (!r->fs_total) return;
   double pct = ld_disk_used_pct(r);
