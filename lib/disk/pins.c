@@ -93,7 +93,7 @@ int ld_disk_unpin(ld_store *s, const char *arg, ld_error **err) {
   free(norm);
   ld_descriptor d;
   if (ld_store_resolve(s, arg, &d, NULL, NULL) == 0) {
-    exec2(s, "UPDATE images SET pinned=0 WHERE digest=?", d.digest, NULL, NULL);
+    exec2(s, "UPDATE images SET pinned=0 WHERE digest=? AND pinned=1", d.digest, NULL, NULL);
     changes += sqlite3_changes(db);
     ld_descriptor_clear(&d);
   }
