@@ -34,6 +34,10 @@ typedef struct ld_transport_opts {
   const char *authfile; /* --authfile */
   int jobs;             /* parallel blobs (0: default 4) */
   bool quiet;
+  /* docker:// (registry_client.h): retries of failed requests (0: default 5, <0: none); upload
+   * chunk size (0: one streamed PUT per blob). */
+  int retries;
+  uint64_t chunk_size;
 } ld_transport_opts;
 
 struct ld_image_src {
@@ -45,6 +49,9 @@ struct ld_image_src {
   void (*close)(ld_image_src *s); /* frees s */
   char *name;                      /* the spec as given, for messages */
   void *ctx;
+  /* Optional: "domain/repo" of a registry source, so a destination on the same registry can
+   * mount blobs instead of copying them (NULL for other transports). */
+  const char *origin;
 };
 
 struct ld_image_dst {
@@ -62,6 +69,10 @@ struct ld_image_dst {
   bool single_image_only;
   char *name;
   void *ctx;
+  /* Optional (NULL: not supported): makes the blob appear by cross-repository mount from the
+   * source origin (ld_image_src.origin); *mounted false when the registry declined. */
+  int (*mount_blob)(ld_image_dst *d, const ld_descriptor *desc, const char *origin,
+                    bool *mounted, ld_error **err);
 };
 
 /* Parses a transport spec and opens it. */
