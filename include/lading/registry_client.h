@@ -83,6 +83,10 @@ int ld_registry_list_tags(ld_registry *r, const char *repo, char ***tags, size_t
                           ld_error **err);
 void ld_registry_strv_free(char **v, size_t n);
 
+/* Checks the client's credentials (--creds or stored): an authenticated /v2/ for Basic, a token
+ * for Bearer. EACCES when the registry refuses them. */
+int ld_registry_check_login(ld_registry *r, ld_error **err);
+
 /* Counters for progress and reports (bytes received / sent on blob bodies). */
 uint64_t ld_registry_bytes_in(const ld_registry *r);
 uint64_t ld_registry_bytes_out(const ld_registry *r);

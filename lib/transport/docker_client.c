@@ -11,6 +11,7 @@
  * buffer is full, so memory stays bounded whatever the blob size. The stream is wrapped in
  * ld_verifier so every byte is checked against the digest before the consumer sees EOF.
  */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <openssl/ssl.h>
@@ -81,7 +82,9 @@ bool ld_host_is_loopback(const char *domain) {
   if (n >= sizeof host) return false;
   memcpy(host, h, n);
   host[n] = 0;
-  return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "::1");
+  struct in_addr a4;
+  if (inet_pton(AF_INET, host, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+  return !strcmp(host, "localhost") || !strcmp(host, "::1");
 }
 
 void ld_auth_challenge_clear(ld_auth_challenge *c) {
@@ -847,3 +850,36 @@ void registry_set_header_cb(CURL *h, http_resp *p) {
   curl_easy_setopt(h, CURLOPT_HEADERDATA, p);
 }
 uint64_t registry_chunk_size(const ld_registry *r) { return r->chunk_size; }
+
+/* ---- login ---- */
+
+int ld_registry_check_login(ld_registry *r, ld_error **err) {
+  if (ld_registry_ping(r, err) < 0) return -1;
+  if (!r->user) return ld_err(err, EINVAL, "registry %s: no credentials given", r->domain);
+  if (r->auth == AUTH_BEARER) {
+    char *tok;
+    int64_t ttl;
+    if (fetch_token(r, r->realm, r->service, NULL, NULL, &tok, &ttl, err) < 0) return -1;
+    free(tok);
+    return 0;
+  }
+  /* Basic, or a registry that asked for nothing: an authenticated GET /v2/ must pass. */
+  char *url = registry_url(r, "/v2/");
+  char *auth = basic_header(r);
+  http_req q = {.method = "GET", .url = url, .what = "/v2/"};
+  http_resp p = {0};
+  char errbuf[CURL_ERROR_SIZE];
+  CURLcode rc = perform_once(r, &q, auth, &p, NULL, errbuf);
+  free(auth);
+  free(url);
+  int ret = 0;
+  if (rc != CURLE_OK)
+    ret = ld_err(err, EIO, "registry %s: %s", r->domain, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+  else if (p.status == 401 || p.status == 403)
+    ret = ld_err(err, EACCES, "registry %s: invalid username or password (HTTP %ld)", r->domain,
+                 p.status);
+  else if (p.status != 200)
+    ret = ld_err(err, EIO, "registry %s: GET /v2/ answered HTTP %ld", r->domain, p.status);
+  http_resp_clear(&p);
+  return ret;
+}
