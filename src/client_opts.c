@@ -67,3 +67,13 @@ int client_opt(const char *cmd, int opt, const char *arg, ld_transport_opts *src
   default: return 0;
   }
 }
+
+void client_opts_merge(ld_transport_opts *o, const ld_transport_opts *from) {
+  o->tls_verify_set = from->tls_verify_set;
+  o->tls_verify = from->tls_verify;
+  o->cert_dir = from->cert_dir;
+  o->creds = from->creds;
+  o->authfile = from->authfile;
+  o->retries = from->retries;
+  o->chunk_size = from->chunk_size;
+}

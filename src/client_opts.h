@@ -60,4 +60,7 @@ enum {
 int client_opt(const char *cmd, int opt, const char *arg, ld_transport_opts *src,
                ld_transport_opts *dst);
 
+/* Copies the registry fields set in from (by client_opt) into o (from cli_transport_opts). */
+void client_opts_merge(ld_transport_opts *o, const ld_transport_opts *from);
+
 #endif

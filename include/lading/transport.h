@@ -105,13 +105,20 @@ typedef struct ld_copy_opts {
   bool all_platforms;
   bool quiet;
   int jobs;
+  /* Events, from worker threads (the callee serialises): "queued" (every blob, once, before
+   * any transfer: totals), "start" (a blob begins; done 0),
+   * "bytes" (done = bytes so far), "done", "skip" (already there), "mount" (cross-repository
+   * mount), "retry" (the blob starts over), "manifest" (d = a manifest written). */
   void (*progress)(void *arg, const char *event, const ld_descriptor *d, uint64_t done);
   void *progress_arg;
+  int retries;  /* attempts after the first for a failed blob (0: default 3, <0: none) */
+  int compress; /* ld_compression: 0 keep layers as they are; LD_COMP_GZIP / LD_COMP_ZSTD */
 } ld_copy_opts;
 
 typedef struct ld_copy_result {
   char digest[LD_DIGEST_MAX]; /* top-level manifest digest written */
   uint64_t blobs_copied, blobs_skipped, bytes_copied;
+  uint64_t blobs_mounted, manifests; /* mounted across repositories; manifests written */
 } ld_copy_result;
 
 int ld_copy(ld_image_src *src, ld_image_dst *dst, const ld_copy_opts *o, ld_copy_result *res,
