@@ -140,3 +140,35 @@ void client_progress_line(FILE *f, const char *src, const char *dst, const ld_co
           (unsigned long long) r->blobs_mounted, secs,
           ld_human_size(secs > 0 ? (uint64_t) ((double) r->bytes_copied / secs) : 0, hr, sizeof hr));
 }
+
+int client_run_copy(const char *src_spec, const ld_transport_opts *src_o, const char *dst_spec,
+                    const ld_transport_opts *dst_o, ld_copy_opts *co, bool quiet,
+                    ld_copy_result *res, double *secs, ld_error **err) {
+  ld_image_src *src = NULL;
+  ld_image_dst *dst = NULL;
+  *secs = 0;
+  if (ld_image_src_open(src_spec, src_o, &src, err) < 0) return -1;
+  if (ld_image_dst_open(dst_spec, dst_o, &dst, err) < 0) {
+    ld_image_src_close(src);
+    return -1;
+  }
+  client_progress *p = client_progress_new(dst_spec, quiet);
+  co->progress = client_progress_cb;
+  co->progress_arg = p;
+  int rc = ld_copy(src, dst, co, res, err);
+  *secs = client_progress_end(p);
+  client_progress_free(p);
+  co->progress = NULL;
+  co->progress_arg = NULL;
+  ld_image_src_close(src);
+  ld_image_dst_close(dst);
+  return rc;
+}
+
+json_t *client_result_json(const char *src, const char *dst, const ld_copy_result *r, double secs) {
+  return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:f}", "source", src, "destination", dst,
+                   "digest", r->digest, "blobs_copied", (json_int_t) r->blobs_copied,
+                   "blobs_skipped", (json_int_t) r->blobs_skipped, "blobs_mounted",
+                   (json_int_t) r->blobs_mounted, "bytes_copied", (json_int_t) r->bytes_copied,
+                   "manifests", (json_int_t) r->manifests, "seconds", secs);
+}

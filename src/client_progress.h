@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
+#include <stdio.h>
 #include "lading/transport.h"
 
 typedef struct client_progress client_progress;
@@ -22,5 +24,13 @@ void client_progress_free(client_progress *p);
 /* "SRC -> DST sha256:… 3 copied (12 MB), 1 skipped, 0 mounted in 0.4 s (30 MB/s)" */
 void client_progress_line(FILE *f, const char *src, const char *dst, const ld_copy_result *r,
                           double secs);
+
+/* Opens src_spec and dst_spec with their options (store for bare refs), copies with progress
+ * bars (unless quiet), closes both. *secs gets the wall time. */
+int client_run_copy(const char *src_spec, const ld_transport_opts *src_o, const char *dst_spec,
+                    const ld_transport_opts *dst_o, ld_copy_opts *co, bool quiet,
+                    ld_copy_result *res, double *secs, ld_error **err);
+/* The JSON object of one copy's result (the stable fields of --format json). */
+json_t *client_result_json(const char *src, const char *dst, const ld_copy_result *r, double secs);
 
 #endif

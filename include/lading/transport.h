@@ -73,6 +73,7 @@ struct ld_image_dst {
    * source origin (ld_image_src.origin); *mounted false when the registry declined. */
   int (*mount_blob)(ld_image_dst *d, const ld_descriptor *desc, const char *origin,
                     bool *mounted, ld_error **err);
+  const char *origin; /* optional: "domain/repo" of a registry destination */
 };
 
 /* Parses a transport spec and opens it. */
@@ -113,6 +114,12 @@ typedef struct ld_copy_opts {
   void *progress_arg;
   int retries;  /* attempts after the first for a failed blob (0: default 3, <0: none) */
   int compress; /* ld_compression: 0 keep layers as they are; LD_COMP_GZIP / LD_COMP_ZSTD */
+  /* Optional memory of where blobs already are, across several copies into one registry
+   * (mirror): known_location gives an origin ("domain/repo") to mount a digest from, or NULL;
+   * record_location learns that the destination (dst->origin) now has it. */
+  const char *(*known_location)(void *arg, const char *digest);
+  void (*record_location)(void *arg, const char *digest, const char *origin);
+  void *location_arg;
 } ld_copy_opts;
 
 typedef struct ld_copy_result {

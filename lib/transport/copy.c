@@ -251,6 +251,27 @@ static int transfer_once(copy_job *j, blob_task *t, ld_error **err) {
   return rc;
 }
 
+/* Cross-repository mount from origin, when the destination supports it; a refusal or an error
+ * only means the blob is copied instead. */
+static bool try_mount(copy_job *j, blob_task *t, const char *origin) {
+  if (!origin || !j->dst->mount_blob) return false;
+  if (j->dst->origin && !strcmp(origin, j->dst->origin)) return false;
+  bool mounted = false;
+  ld_error *e = NULL;
+  if (j->dst->mount_blob(j->dst, &t->d, origin, &mounted, &e) < 0) {
+    ld_debug("mount of %s from %s failed: %s", t->d.digest, origin, e ? e->msg : "?");
+    ld_error_free(e);
+    return false;
+  }
+  return mounted;
+}
+
+static void remember(copy_job *j, blob_task *t) {
+  if (j->o && j->o->record_location && j->dst->origin)
+    j->o->record_location(j->o->location_arg, t->out.digest ? t->out.digest : t->d.digest,
+                          j->dst->origin);
+}
+
 static int copy_one(copy_job *j, blob_task *t, ld_error **err) {
   ld_descriptor_copy(&t->out, &t->d);
   t->out.annotations = NULL;
@@ -260,19 +281,17 @@ static int copy_one(copy_job *j, blob_task *t, ld_error **err) {
     if (has) {
       atomic_fetch_add(&j->skipped, 1);
       progress(j, "skip", &t->d, 0);
+      remember(j, t);
       return 0;
     }
-    if (j->dst->mount_blob && j->src->origin) {
-      bool mounted = false;
-      ld_error *e = NULL;
-      if (j->dst->mount_blob(j->dst, &t->d, j->src->origin, &mounted, &e) < 0) {
-        ld_debug("mount of %s failed: %s", t->d.digest, e->msg);
-        ld_error_free(e);
-      } else if (mounted) {
-        atomic_fetch_add(&j->mounted, 1);
-        progress(j, "mount", &t->d, 0);
-        return 0;
-      }
+    const char *elsewhere = j->o && j->o->known_location
+                                ? j->o->known_location(j->o->location_arg, t->d.digest)
+                                : NULL;
+    if (try_mount(j, t, j->src->origin) || try_mount(j, t, elsewhere)) {
+      atomic_fetch_add(&j->mounted, 1);
+      progress(j, "mount", &t->d, 0);
+      remember(j, t);
+      return 0;
     }
   }
   int retries = j->o && j->o->retries ? (j->o->retries < 0 ? 0 : j->o->retries) : 3;
@@ -292,6 +311,7 @@ static int copy_one(copy_job *j, blob_task *t, ld_error **err) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
   }
+  remember(j, t);
   atomic_fetch_add(&j->copied, 1);
   atomic_fetch_add(&j->bytes, (uint64_t) (t->out.size > 0 ? t->out.size : 0));
   progress(j, "done", &t->d, (uint64_t) (t->d.size > 0 ? t->d.size : 0));

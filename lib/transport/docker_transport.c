@@ -204,6 +204,7 @@ int ld_docker_dst_open(const char *ref, const ld_transport_opts *o, ld_image_dst
   d->commit = dst_commit;
   d->close = dst_close;
   d->mount_blob = dst_mount_blob;
+  d->origin = c->origin;
   d->name = ld_xasprintf("docker://%s", ld_str_has_prefix(ref, "docker://") ? ref + 9 : ref);
   d->ctx = c;
   *out = d;
