@@ -56,6 +56,7 @@ struct ld_registry {
   token_entry tokens[TOKEN_MAX];
   size_t n_tokens;
   pthread_mutex_t mu;
+  pthread_mutex_t token_mu; /* serialises token fetches */
   CURL *pool[POOL_MAX];
   size_t n_pool;
   _Atomic uint64_t bytes_in, bytes_out;
@@ -233,6 +234,7 @@ int ld_registry_open(const char *domain, const ld_registry_opts *o, ld_registry 
   r->retries = o->retries > 0 ? o->retries : (o->retries < 0 ? 0 : 5);
   r->chunk_size = o->chunk_size;
   pthread_mutex_init(&r->mu, NULL);
+  pthread_mutex_init(&r->token_mu, NULL);
   if (o->cert_dir) {
     tls_dir_load(r, o->cert_dir);
   } else {
@@ -269,6 +271,7 @@ void ld_registry_free(ld_registry *r) {
   free(r->host);
   free(r->scheme);
   pthread_mutex_destroy(&r->mu);
+  pthread_mutex_destroy(&r->token_mu);
   free(r);
 }
 
@@ -542,12 +545,20 @@ static char *basic_header(const ld_registry *r) {
   return h;
 }
 
+/* A token for "repository:X:pull,push" also serves "repository:X:pull". */
+static bool scope_covers(const char *have, const char *want) {
+  if (!strcmp(have, want)) return true;
+  size_t wl = strlen(want);
+  return ld_str_has_suffix(want, ":pull") && !strncmp(have, want, wl) &&
+         !strcmp(have + wl, ",push");
+}
+
 static char *token_cached(ld_registry *r, const char *scope) {
   char *tok = NULL;
   int64_t now = ld_now();
   pthread_mutex_lock(&r->mu);
-  for (size_t i = 0; i < r->n_tokens; i++)
-    if (!strcmp(r->tokens[i].scope, scope) && r->tokens[i].expires > now + 5)
+  for (size_t i = 0; i < r->n_tokens && !tok; i++)
+    if (scope_covers(r->tokens[i].scope, scope) && r->tokens[i].expires > now + 5)
       tok = ld_xstrdup(r->tokens[i].token);
   pthread_mutex_unlock(&r->mu);
   return tok;
@@ -651,9 +662,16 @@ static int auth_header(ld_registry *r, const char *scope, char **out, ld_error *
   const char *key = scope ? scope : "";
   char *tok = token_cached(r, key);
   if (!tok) {
+    /* One fetch per scope even when several blob workers miss the cache at once. */
+    pthread_mutex_lock(&r->token_mu);
+    tok = token_cached(r, key);
     int64_t ttl;
-    if (fetch_token(r, r->realm, r->service, scope, NULL, &tok, &ttl, err) < 0) return -1;
-    token_remember(r, key, tok, ttl);
+    if (!tok && fetch_token(r, r->realm, r->service, scope, NULL, &tok, &ttl, err) < 0) {
+      pthread_mutex_unlock(&r->token_mu);
+      return -1;
+    }
+    if (!token_cached(r, key)) token_remember(r, key, tok, ttl);
+    pthread_mutex_unlock(&r->token_mu);
   }
   *out = ld_xasprintf("Authorization: Bearer %s", tok);
   free(tok);
