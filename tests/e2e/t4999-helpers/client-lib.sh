@@ -43,6 +43,11 @@ wait_bg() {
 
 # The digest of a manifest as a registry serves it (via skopeo).
 skopeo_digest() { skopeo inspect --tls-verify=false --raw "$1" | sha256sum | sed 's/^/sha256:/; s/ .*//'; }
+# The same with curl (cheaper): manifest_digest HOST:PORT REPO REF
+manifest_digest() {
+  curl -sf -H "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json" \
+    "http://$1/v2/$2/manifests/$3" | sha256sum | sed 's/^/sha256:/; s/ .*//'
+}
 
 # start_fault_proxy PORT UPSTREAM_PORT LOG RULES...: PROXY_PID set.
 start_fault_proxy() {
