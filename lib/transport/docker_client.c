@@ -57,6 +57,7 @@ struct ld_registry {
   size_t n_tokens;
   pthread_mutex_t mu;
   pthread_mutex_t token_mu; /* serialises token fetches */
+  pthread_mutex_t ping_mu;  /* one ping at a time */
   CURL *pool[POOL_MAX];
   size_t n_pool;
   _Atomic uint64_t bytes_in, bytes_out;
@@ -235,6 +236,7 @@ int ld_registry_open(const char *domain, const ld_registry_opts *o, ld_registry 
   r->chunk_size = o->chunk_size;
   pthread_mutex_init(&r->mu, NULL);
   pthread_mutex_init(&r->token_mu, NULL);
+  pthread_mutex_init(&r->ping_mu, NULL);
   if (o->cert_dir) {
     tls_dir_load(r, o->cert_dir);
   } else {
@@ -272,6 +274,7 @@ void ld_registry_free(ld_registry *r) {
   free(r->scheme);
   pthread_mutex_destroy(&r->mu);
   pthread_mutex_destroy(&r->token_mu);
+  pthread_mutex_destroy(&r->ping_mu);
   free(r);
 }
 
@@ -712,6 +715,8 @@ static int handle_challenge(ld_registry *r, const char *scope, const char *heade
 
 /* ---- ping ---- */
 
+static int ping_locked(ld_registry *r, ld_error **err);
+
 /* One GET /v2/ over scheme; 0 when an HTTP answer came back (any status). */
 static int ping_once(ld_registry *r, const char *scheme, http_resp *p, CURLcode *rc,
                      char errbuf[CURL_ERROR_SIZE]) {
@@ -730,6 +735,14 @@ int ld_registry_ping(ld_registry *r, ld_error **err) {
   bool done = r->pinged;
   pthread_mutex_unlock(&r->mu);
   if (done) return 0;
+  /* Blob workers may all arrive here first: one pings, the others wait for its answer. */
+  pthread_mutex_lock(&r->ping_mu);
+  int rc = r->pinged ? 0 : ping_locked(r, err);
+  pthread_mutex_unlock(&r->ping_mu);
+  return rc;
+}
+
+static int ping_locked(ld_registry *r, ld_error **err) {
   http_resp p = {0};
   CURLcode rc = CURLE_OK;
   char errbuf[CURL_ERROR_SIZE] = "", tls_err[CURL_ERROR_SIZE] = "";
