@@ -669,11 +669,13 @@ static int auth_header(ld_registry *r, const char *scope, char **out, ld_error *
     pthread_mutex_lock(&r->token_mu);
     tok = token_cached(r, key);
     int64_t ttl;
-    if (!tok && fetch_token(r, r->realm, r->service, scope, NULL, &tok, &ttl, err) < 0) {
-      pthread_mutex_unlock(&r->token_mu);
-      return -1;
+    if (!tok) {
+      if (fetch_token(r, r->realm, r->service, scope, NULL, &tok, &ttl, err) < 0) {
+        pthread_mutex_unlock(&r->token_mu);
+        return -1;
+      }
+      token_remember(r, key, tok, ttl);
     }
-    if (!token_cached(r, key)) token_remember(r, key, tok, ttl);
     pthread_mutex_unlock(&r->token_mu);
   }
   *out = ld_xasprintf("Authorization: Bearer %s", tok);
