@@ -17,7 +17,7 @@ test_expect_success 'kill -9 during concurrent pushes, restart: every tag resolv
   { "$LADING" serve --addr $P --root $R --access-log off 2>>$R.log & } && PID=$! &&
   wait_http http://$P/v2/ 10 &&
   { $LOAD push $P 20 & } && L=$! &&
-  for i in $(seq 100); do [ "$(cat $R/repos/crash/r*/_tags/* 2>/dev/null | wc -l)" -ge 10 ] && break; sleep 0.1; done &&
+  for i in $(seq 100); do [ "$(find $R/repos -path "*/_tags/*" -type f | wc -l)" -ge 10 ] && break; sleep 0.1; done &&
   sleep 0.3 && kill -9 $PID && wait $PID 2>/dev/null; kill $L; wait $L 2>/dev/null
   ls $R/uploads | wc -l >stale.count &&
   { "$LADING" serve --addr $P --root $R --access-log off 2>>$R.log & } && PID=$! &&
