@@ -13,17 +13,18 @@ fails_with() {
 	"$LADING" "$@" >out 2>err; _got=$?
 	[ "$_got" = "$_want" ] || { echo "expected exit $_want, got $_got" >&2; cat out err >&2; return 1; }
 }
+T="--tls-verify=false"
+HAVE_DOCKER=1
 if "$LADING" inspect docker://127.0.0.1:1/x:y 2>&1 | grep -q "not built yet"; then
-	test_skip_rest "the docker:// transport is not built in"
+	HAVE_DOCKER=0
 else
-	PORT=$(free_port)
-	start_docker_registry $PORT "$TRASH/reg" >/dev/null || test_skip_rest "docker-registry did not start"
-	R=127.0.0.1:$PORT
 	(cd "$TRASH" && "$LADING" key generate -o me >/dev/null)
 fi
-T="--tls-verify=false"
 
-test_expect_success 'skopeo pushes the signed fixture image and its .sig; lading verifies it' '
+# The same behaviours against each registry: $R is its host:port, $WHO names it in titles.
+registry_suite() {
+
+test_expect_success "$WHO: "'skopeo pushes the signed fixture image and its .sig; lading verifies it' '
 	skopeo copy -q --dest-tls-verify=false --preserve-digests oci:$S/skopeo-signed-layout:v1 docker://$R/test/skopeo-signed:v1 &&
 	skopeo copy -q --dest-tls-verify=false --preserve-digests oci:$S/skopeo-signed-layout:$SIGTAG docker://$R/test/skopeo-signed:$SIGTAG &&
 	lading verify $T --key $S/skopeo-signed/public-key.pem docker://$R/test/skopeo-signed:v1 >out &&
@@ -31,7 +32,7 @@ test_expect_success 'skopeo pushes the signed fixture image and its .sig; lading
 	fails_with 3 verify $T --key me.pub docker://$R/test/skopeo-signed:v1
 '
 
-test_expect_success 'lading signs in the registry: appended at the cosign tag, skopeo layer kept' '
+test_expect_success "$WHO: "'lading signs in the registry: appended at the cosign tag, skopeo layer kept' '
 	lading sign $T --key me.key docker://$R/test/skopeo-signed:v1 >out &&
 	skopeo inspect --tls-verify=false --raw docker://$R/test/skopeo-signed:$SIGTAG >m.json &&
 	jq -e ".layers | length == 2" m.json &&
@@ -41,7 +42,7 @@ test_expect_success 'lading signs in the registry: appended at the cosign tag, s
 	jq -e ".valid_count == 2 and .signatures[1].docker_reference == \"$R/test/skopeo-signed\"" v.json
 '
 
-test_expect_success 'the registry copy of our payload passes openssl; signing again adds nothing' '
+test_expect_success "$WHO: "'the registry copy of our payload passes openssl; signing again adds nothing' '
 	p=$(jq -r ".layers[1].digest" m.json) &&
 	curl -sf http://$R/v2/test/skopeo-signed/blobs/$p >payload &&
 	jq -r ".layers[1].annotations[\"dev.cosignproject.cosign/signature\"]" m.json | base64 -d >sig.der &&
@@ -50,14 +51,14 @@ test_expect_success 'the registry copy of our payload passes openssl; signing ag
 	skopeo inspect --tls-verify=false --raw docker://$R/test/skopeo-signed:$SIGTAG | cmp - m.json
 '
 
-test_expect_success 'round trip: store image pushed, signed in the registry, verified by digest' '
+test_expect_success "$WHO: "'round trip: store image pushed, signed in the registry, verified by digest' '
 	lading copy -q oci:$S/skopeo-signed-layout:v1 docker://$R/team/app:2 &&
 	lading sign -q $T --key me.key docker://$R/team/app:2 &&
 	lading verify -q $T --key me.pub docker://$R/team/app@$D &&
 	fails_with 1 verify $T --key me.pub docker://$R/test/none-such:1
 '
 
-test_expect_success 'pin --resolve registry and policy check go through the registry' '
+test_expect_success "$WHO: "'pin --resolve registry and policy check go through the registry' '
 	printf "kind: Pod\nspec:\n  containers:\n  - image: $R/team/app:2 # app\n" >pod.yaml &&
 	lading pin $T --resolve registry pod.yaml >/dev/null &&
 	grep -qx "  - image: $R/team/app:2@$D # app" pod.yaml &&
@@ -67,4 +68,29 @@ test_expect_success 'pin --resolve registry and policy check go through the regi
 	fails_with 3 policy check $T --policy pol.yaml docker://$R/test/skopeo-signed:v1 &&
 	grep -q "FAIL  registries" out && grep -q "FAIL  requireDigest" out
 '
+}
+
+WHO=docker-registry
+if [ $HAVE_DOCKER = 0 ]; then
+	test_skip_rest "the docker:// transport is not built in"
+	registry_suite
+else
+	PORT=$(free_port)
+	start_docker_registry $PORT "$TRASH/reg" >/dev/null || test_skip_rest "docker-registry did not start"
+	R=127.0.0.1:$PORT
+	registry_suite
+	unset _skip_reason
+fi
+
+WHO="lading serve"
+if [ $HAVE_DOCKER = 0 ] || "$LADING" serve --help 2>&1 | grep -q "not implemented"; then
+	test_skip_rest "lading serve or the docker:// transport is not built in"
+else
+	R=127.0.0.1:$(free_port)
+	"$LADING" serve --addr $R --root "$TRASH/serve-root" 2>"$TRASH/serve.log" &
+	SERVE_PID=$!
+	test_at_end "kill $SERVE_PID"
+	wait_http "http://$R/v2/" 10 || test_skip_rest "lading serve did not start"
+fi
+registry_suite
 test_done
