@@ -496,7 +496,7 @@ static int import_dir(ld_advdb *a, const char *path, ld_error **err) {
   while ((de = readdir(d)))
     if (de->d_name[0] != '.') ld_strlist_add(&names, de->d_name);
   closedir(d);
-  qsort(names.v, names.n, sizeof *names.v, name_cmp);
+  if (names.n) qsort(names.v, names.n, sizeof *names.v, name_cmp);
   int r = 0;
   for (size_t i = 0; i < names.n && r == 0; i++) {
     char *p = ld_path_join(path, names.v[i]);

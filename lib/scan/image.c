@@ -510,7 +510,7 @@ static void collect_packages(const json_t *merged, ld_catalog *cat) {
     }
   }
   json_decref(owned);
-  qsort(cat->pkgs.v, cat->pkgs.n, sizeof *cat->pkgs.v, pkg_cmp);
+  if (cat->pkgs.n) qsort(cat->pkgs.v, cat->pkgs.n, sizeof *cat->pkgs.v, pkg_cmp);
 }
 
 int ld_scan_image(ld_image_src *src, sqlite3 *meta, ld_catalog *out, ld_error **err) {
