@@ -42,6 +42,7 @@ struct ld_advdb {
   sqlite3 *db;
   char *path;
   ld_import_stats *st;
+  const char *top; /* the PATH given to import (a directory or zip names the source's origin) */
 };
 
 static const char *schema =
@@ -220,7 +221,7 @@ static void touch_source(ld_advdb *a, const char *name, const char *origin) {
                      " SET origin = ?2, imported = ?3,"
                      " records = (SELECT count(*) FROM vulns WHERE source = ?1)", -1, &st, NULL);
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, origin, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, a->top ? a->top : origin, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 3, ld_now());
   sqlite3_step(st);
   sqlite3_finalize(st);
@@ -529,7 +530,11 @@ int ld_advdb_import(ld_advdb *a, char **paths, size_t n, ld_import_stats *st, ld
   if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
     return db_fail(a, err, "starting the import");
   int r = 0;
-  for (size_t i = 0; i < n && r == 0; i++) r = import_path(a, paths[i], err);
+  for (size_t i = 0; i < n && r == 0; i++) {
+    a->top = paths[i];
+    r = import_path(a, paths[i], err);
+  }
+  a->top = NULL;
   if (r == 0 && sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) r = db_fail(a, err, "committing");
   if (r < 0) {
     sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
