@@ -43,6 +43,8 @@ struct ld_advdb {
   char *path;
   ld_import_stats *st;
   const char *top; /* the PATH given to import (a directory or zip names the source's origin) */
+  json_t *touched; /* source name -> origin, counted once at the end of an import */
+  sqlite3_stmt *find, *del, *ins_vuln, *ins_aff; /* prepared once per import */
 };
 
 static const char *schema =
@@ -150,8 +152,8 @@ typedef struct {
 
 /* Inserts or replaces a vuln row. *id gets its rowid; returns 1 if unchanged (skip affected). */
 static int put_vuln(ld_advdb *a, const vuln_rec *v, sqlite3_int64 *id, ld_error **err) {
-  sqlite3_stmt *st;
-  sqlite3_prepare_v2(a->db, "SELECT id, modified FROM vulns WHERE source = ? AND vuln_id = ?", -1, &st, NULL);
+  sqlite3_stmt *st = a->find;
+  sqlite3_reset(st);
   sqlite3_bind_text(st, 1, v->source, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, v->vuln_id, -1, SQLITE_STATIC);
   bool exists = false, same = false;
@@ -161,25 +163,26 @@ static int put_vuln(ld_advdb *a, const vuln_rec *v, sqlite3_int64 *id, ld_error 
     same = m && v->modified && !strcmp(m, v->modified);
     *id = sqlite3_column_int64(st, 0);
   }
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
   a->st->records++;
   if (same) {
     a->st->unchanged++;
     return 1;
   }
   if (exists) {
-    sqlite3_prepare_v2(a->db, "DELETE FROM vulns WHERE id = ?", -1, &st, NULL);
+    st = a->del;
+    sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, *id);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (rc != SQLITE_DONE) return db_fail(a, err, "replacing a record");
     a->st->updated++;
   } else {
     a->st->added++;
   }
-  sqlite3_prepare_v2(a->db,
-                     "INSERT INTO vulns(source, vuln_id, modified, summary, severity, cvss,"
-                     " cvss_vector, aliases) VALUES (?,?,?,?,?,?,?,?)", -1, &st, NULL);
+  st = a->ins_vuln;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
   sqlite3_bind_text(st, 1, v->source, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, v->vuln_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, v->modified, -1, SQLITE_STATIC);
@@ -189,7 +192,7 @@ static int put_vuln(ld_advdb *a, const vuln_rec *v, sqlite3_int64 *id, ld_error 
   sqlite3_bind_text(st, 7, v->cvss_vector, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 8, v->aliases, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
   if (rc != SQLITE_DONE) return db_fail(a, err, "inserting a record");
   *id = sqlite3_last_insert_rowid(a->db);
   return 0;
@@ -199,32 +202,47 @@ static int put_affected(ld_advdb *a, sqlite3_int64 id, const char *eco, const ch
                         const char *pkg, const json_t *data, ld_error **err) {
   char *js = json_dumps(data, JSON_COMPACT);
   char *name = ld_advdb_normalize_name(eco, pkg);
-  sqlite3_stmt *st;
-  sqlite3_prepare_v2(a->db, "INSERT INTO affected(vuln, ecosystem, release, package, data) VALUES (?,?,?,?,?)",
-                     -1, &st, NULL);
+  sqlite3_stmt *st = a->ins_aff;
+  sqlite3_reset(st);
   sqlite3_bind_int64(st, 1, id);
   sqlite3_bind_text(st, 2, eco, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, release, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 5, js, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
   free(js), free(name);
   return rc == SQLITE_DONE ? 0 : db_fail(a, err, "inserting an affected package");
 }
 
 static void touch_source(ld_advdb *a, const char *name, const char *origin) {
+  json_object_set_new(a->touched, name, json_string(a->top ? a->top : origin));
+}
+
+/* Updates the sources table once per touched source (counting per record would be quadratic). */
+static int flush_sources(ld_advdb *a, ld_error **err) {
   sqlite3_stmt *st;
-  sqlite3_prepare_v2(a->db,
-                     "INSERT INTO sources(name, origin, imported, records) VALUES (?1, ?2, ?3,"
-                     " (SELECT count(*) FROM vulns WHERE source = ?1)) ON CONFLICT(name) DO UPDATE"
-                     " SET origin = ?2, imported = ?3,"
-                     " records = (SELECT count(*) FROM vulns WHERE source = ?1)", -1, &st, NULL);
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, a->top ? a->top : origin, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, ld_now());
-  sqlite3_step(st);
+  if (sqlite3_prepare_v2(a->db,
+                         "INSERT INTO sources(name, origin, imported, records) VALUES (?1, ?2, ?3,"
+                         " (SELECT count(*) FROM vulns WHERE source = ?1)) ON CONFLICT(name) DO UPDATE"
+                         " SET origin = ?2, imported = ?3,"
+                         " records = (SELECT count(*) FROM vulns WHERE source = ?1)", -1, &st, NULL) != SQLITE_OK)
+    return db_fail(a, err, "updating sources");
+  const char *name;
+  json_t *origin;
+  int r = 0;
+  json_object_foreach(a->touched, name, origin) {
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, json_string_value(origin), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, ld_now());
+    if (sqlite3_step(st) != SQLITE_DONE) {
+      r = db_fail(a, err, "updating sources");
+      break;
+    }
+  }
   sqlite3_finalize(st);
+  return r;
 }
 
 static char *content_digest(const json_t *j) {
@@ -523,25 +541,53 @@ static int import_path(ld_advdb *a, const char *path, ld_error **err) {
   return r;
 }
 
+static int prepare_import(ld_advdb *a, ld_error **err) {
+  static const char *sql[] = {
+      "SELECT id, modified FROM vulns WHERE source = ? AND vuln_id = ?",
+      "DELETE FROM vulns WHERE id = ?",
+      "INSERT INTO vulns(source, vuln_id, modified, summary, severity, cvss, cvss_vector, aliases)"
+      " VALUES (?,?,?,?,?,?,?,?)",
+      "INSERT INTO affected(vuln, ecosystem, release, package, data) VALUES (?,?,?,?,?)",
+  };
+  sqlite3_stmt **slots[] = {&a->find, &a->del, &a->ins_vuln, &a->ins_aff};
+  for (size_t i = 0; i < LD_ARRAY_SIZE(sql); i++)
+    if (sqlite3_prepare_v2(a->db, sql[i], -1, slots[i], NULL) != SQLITE_OK) return db_fail(a, err, "preparing");
+  return 0;
+}
+
+static void finish_import(ld_advdb *a) {
+  sqlite3_finalize(a->find), sqlite3_finalize(a->del);
+  sqlite3_finalize(a->ins_vuln), sqlite3_finalize(a->ins_aff);
+  a->find = a->del = a->ins_vuln = a->ins_aff = NULL;
+  json_decref(a->touched);
+  a->touched = NULL;
+  a->top = NULL;
+  a->st = NULL;
+}
+
 int ld_advdb_import(ld_advdb *a, char **paths, size_t n, ld_import_stats *st, ld_error **err) {
   ld_import_stats local = {0};
   a->st = st ? st : &local;
   memset(a->st, 0, sizeof *a->st);
-  if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+  a->touched = json_object();
+  if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    finish_import(a);
     return db_fail(a, err, "starting the import");
-  int r = 0;
+  }
+  int r = prepare_import(a, err);
   for (size_t i = 0; i < n && r == 0; i++) {
     a->top = paths[i];
     r = import_path(a, paths[i], err);
   }
-  a->top = NULL;
+  if (r == 0) r = flush_sources(a, err);
+  ld_import_stats *stats = a->st;
+  finish_import(a);
   if (r == 0 && sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) r = db_fail(a, err, "committing");
   if (r < 0) {
     sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
-    memset(a->st, 0, sizeof *a->st);
+    memset(stats, 0, sizeof *stats);
     ld_error_wrap(err, "import rolled back, the database is unchanged");
   }
-  a->st = NULL;
   return r;
 }
 
