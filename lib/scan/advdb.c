@@ -1,10 +1,13 @@
 /* The offline advisory database: its own SQLite file, STORE/advisories.db.
  *
- * Schema (version 1):
+ * Schema (version 2):
  *   sources(name, origin, imported, records)       one row per feed ("osv:Debian",
  *                                                   "alpine-secdb:v3.15", "debian-tracker")
  *   vulns(id, source, vuln_id, modified, summary, severity, cvss, cvss_vector, aliases)
  *                                                   one row per advisory per source
+ *   aliases(alias, vuln)                           every id a record is also known by (its own
+ *                                                   CVE for per-package distro rows), indexed, so
+ *                                                   a CVE finds its records in every feed
  *   affected(vuln, ecosystem, release, package, data)
  *                                                   one row per (advisory, package); data is an
  *                                                   OSV "affected" object (ranges, versions,
@@ -44,7 +47,7 @@ struct ld_advdb {
   ld_import_stats *st;
   const char *top; /* the PATH given to import (a directory or zip names the source's origin) */
   json_t *touched; /* source name -> origin, counted once at the end of an import */
-  sqlite3_stmt *find, *del, *ins_vuln, *ins_aff; /* prepared once per import */
+  sqlite3_stmt *find, *del, *ins_vuln, *ins_aff, *ins_alias; /* prepared once per import */
 };
 
 static const char *schema =
@@ -60,7 +63,15 @@ static const char *schema =
     "  ecosystem TEXT NOT NULL, release TEXT NOT NULL, package TEXT NOT NULL, data TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS affected_by_pkg ON affected(ecosystem, release, package);"
     "CREATE INDEX IF NOT EXISTS affected_by_vuln ON affected(vuln);"
-    "INSERT OR IGNORE INTO meta VALUES('schema', '1');";
+    "CREATE TABLE IF NOT EXISTS aliases(alias TEXT NOT NULL,"
+    "  vuln INTEGER NOT NULL REFERENCES vulns(id) ON DELETE CASCADE);"
+    "CREATE INDEX IF NOT EXISTS aliases_by_alias ON aliases(alias);"
+    "CREATE INDEX IF NOT EXISTS aliases_by_vuln ON aliases(vuln);"
+    "INSERT OR IGNORE INTO meta VALUES('schema', '2');"
+    /* schema 1 had no aliases table: its records are dropped so the next import refills them */
+    "DELETE FROM vulns WHERE (SELECT value FROM meta WHERE key = 'schema') = '1';"
+    "DELETE FROM sources WHERE (SELECT value FROM meta WHERE key = 'schema') = '1';"
+    "UPDATE meta SET value = '2' WHERE key = 'schema';";
 
 char *ld_advdb_default_path(const char *store_root) {
   return ld_path_join(store_root, "advisories.db");
@@ -195,7 +206,16 @@ static int put_vuln(ld_advdb *a, const vuln_rec *v, sqlite3_int64 *id, ld_error 
   sqlite3_reset(st);
   if (rc != SQLITE_DONE) return db_fail(a, err, "inserting a record");
   *id = sqlite3_last_insert_rowid(a->db);
-  return 0;
+  char *all = ld_xasprintf("%.*s,%s", (int) strcspn(v->vuln_id, "/"), v->vuln_id, v->aliases ? v->aliases : "");
+  for (char *save = NULL, *t = strtok_r(all, ",", &save); t && rc == SQLITE_DONE; t = strtok_r(NULL, ",", &save)) {
+    sqlite3_reset(a->ins_alias);
+    sqlite3_bind_text(a->ins_alias, 1, t, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(a->ins_alias, 2, *id);
+    rc = sqlite3_step(a->ins_alias);
+  }
+  free(all);
+  sqlite3_reset(a->ins_alias);
+  return rc == SQLITE_DONE ? 0 : db_fail(a, err, "inserting aliases");
 }
 
 static int put_affected(ld_advdb *a, sqlite3_int64 id, const char *eco, const char *release,
@@ -548,8 +568,9 @@ static int prepare_import(ld_advdb *a, ld_error **err) {
       "INSERT INTO vulns(source, vuln_id, modified, summary, severity, cvss, cvss_vector, aliases)"
       " VALUES (?,?,?,?,?,?,?,?)",
       "INSERT INTO affected(vuln, ecosystem, release, package, data) VALUES (?,?,?,?,?)",
+      "INSERT INTO aliases(alias, vuln) VALUES (?, ?)",
   };
-  sqlite3_stmt **slots[] = {&a->find, &a->del, &a->ins_vuln, &a->ins_aff};
+  sqlite3_stmt **slots[] = {&a->find, &a->del, &a->ins_vuln, &a->ins_aff, &a->ins_alias};
   for (size_t i = 0; i < LD_ARRAY_SIZE(sql); i++)
     if (sqlite3_prepare_v2(a->db, sql[i], -1, slots[i], NULL) != SQLITE_OK) return db_fail(a, err, "preparing");
   return 0;
@@ -557,8 +578,8 @@ static int prepare_import(ld_advdb *a, ld_error **err) {
 
 static void finish_import(ld_advdb *a) {
   sqlite3_finalize(a->find), sqlite3_finalize(a->del);
-  sqlite3_finalize(a->ins_vuln), sqlite3_finalize(a->ins_aff);
-  a->find = a->del = a->ins_vuln = a->ins_aff = NULL;
+  sqlite3_finalize(a->ins_vuln), sqlite3_finalize(a->ins_aff), sqlite3_finalize(a->ins_alias);
+  a->find = a->del = a->ins_vuln = a->ins_aff = a->ins_alias = NULL;
   json_decref(a->touched);
   a->touched = NULL;
   a->top = NULL;
