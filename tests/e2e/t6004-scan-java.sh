@@ -52,6 +52,19 @@ test_expect_success 'with the advisory ignored, the gate passes' '
   lading scan --ignore-file ign --fail-on CRITICAL oci:deb:java >/dev/null
 '
 
+test_expect_success 'a whiteout removes the jar; an opaque directory hides the war' '
+  umoci tag --image deb:java wh >/dev/null &&
+  umoci insert --image deb:wh --whiteout /opt/app/lib/log4j-core-2.14.1.jar >/dev/null &&
+  lading scan --format json oci:deb:wh >wh.json &&
+  jq -e "[.findings[] | select(.path == \"opt/app/lib/log4j-core-2.14.1.jar\")] | length == 0" wh.json &&
+  jq -e "[.findings[] | select(.path | startswith(\"srv/shop.war\"))] | length == 2" wh.json &&
+  mkdir -p emptysrv/keep && echo hi >emptysrv/keep/x &&
+  umoci insert --image deb:wh --opaque emptysrv /srv >/dev/null &&
+  lading scan --format json oci:deb:wh >opq.json &&
+  jq -e "[.findings[] | select(.package == \"org.apache.logging.log4j:log4j-core\")] | length == 0" opq.json &&
+  jq -e "[.findings[] | select(.package == \"requests\")] | length == 1" opq.json
+'
+
 deb=$(log4j_deb)
 [ -n "$deb" ] || test_skip_rest "cannot download liblog4j2-java from the Debian mirror"
 
