@@ -50,6 +50,19 @@ printf "scan-vs-verified-decompress: ours %.3fs, peer (sha256 of blob + igzip -d
 printf "scan-shared-base: ours (second image) %.3fs, peer (first scan) %.3fs, ratio %.2f\n" \
   "$second" "$first" "$(echo "$second / $first" | bc -l)"
 
+# CPU time (user+sys) is steadier than wall time on a shared machine: report it as well.
+cpu() { { /usr/bin/time -f "%U %S" "$@" >/dev/null; } 2>&1 | tail -1 | awk '{print $1 + $2}'; }
+: >cfirst.t; : >csecond.t; : >cig.t
+for i in $(seq "$RUNS"); do
+  rm -rf store3
+  LADING_ROOT=$TRASH/store3 cpu "$LADING" scan --db "$adv" oci:deb:bookworm >>cfirst.t
+  LADING_ROOT=$TRASH/store3 cpu "$LADING" scan --db "$adv" oci:deb:vuln >>csecond.t
+  cpu igzip -dc "$layer" >>cig.t
+done
+cf=$(median <cfirst.t); cs=$(median <csecond.t); ci=$(median <cig.t)
+printf "scan-vs-decompress-cpu: ours %.2fs, peer (igzip -dc) %.2fs, ratio %.2f\n" "$cf" "$ci" "$(echo "$cf / $ci" | bc -l)"
+printf "scan-shared-base-cpu: ours (second image) %.2fs, peer (first scan) %.2fs, ratio %.2f\n" "$cs" "$cf" "$(echo "$cs / $cf" | bc -l)"
+
 rss_big=$( { /usr/bin/time -f %M "$LADING" scan --no-cache --db "$adv" --format json oci:deb:bookworm >/dev/null; } 2>&1 | tail -1)
 rss_small=$( { /usr/bin/time -f %M "$LADING" scan --no-cache --db "$adv" --format json oci:alp:1 >/dev/null; } 2>&1 | tail -1)
 usize=$(jq .scan.bytes_read first.json)
