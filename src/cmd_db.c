@@ -73,11 +73,12 @@ static void usage(FILE *f) {
              "vercmp  compares two versions as the matcher does; SCHEME is dpkg, rpm, apk, maven,\n"
              "        pep440 or semver. Prints -1, 0 or 1.\n\n"
              "  --db FILE            use this database file\n"
-             "  --format table|json  status output (json: path, vulnerabilities, affected, sources[])\n"
+             "  --format table|json  output (import json: path, records, added, updated, unchanged;\n"
+             "                       status json: path, vulnerabilities, affected, sources[])\n"
              "  -h, --help           this help\n");
 }
 
-static int db_import(char *db_path, char **paths, size_t n) {
+static int db_import(char *db_path, char **paths, size_t n, cli_format fmt) {
   ld_error *err = NULL;
   ld_advdb *db;
   if (ld_advdb_open(db_path, true, &db, &err) < 0) return cli_fail(err);
@@ -85,7 +86,13 @@ static int db_import(char *db_path, char **paths, size_t n) {
   int r = ld_advdb_import(db, paths, n, &st, &err);
   ld_advdb_close(db);
   if (r < 0) return cli_fail(err);
-  if (!cli_quiet)
+  if (fmt == CLI_FORMAT_JSON) {
+    json_t *doc = json_pack("{s:s,s:I,s:I,s:I,s:I}", "path", db_path, "records", (json_int_t) st.records, "added",
+                            (json_int_t) st.added, "updated", (json_int_t) st.updated, "unchanged",
+                            (json_int_t) st.unchanged);
+    ld_json_print(stdout, doc);
+    json_decref(doc);
+  } else if (!cli_quiet)
     printf("imported %llu records (%llu added, %llu updated, %llu unchanged) into %s\n",
            (unsigned long long) st.records, (unsigned long long) st.added,
            (unsigned long long) st.updated, (unsigned long long) st.unchanged, db_path);
@@ -196,7 +203,7 @@ int cmd_db(int argc, char **argv) {
   ld_error *err = NULL;
   char *db_path = scan_cli_db_path(opt_db, &err);
   if (!db_path) return cli_fail(err);
-  int r = !strcmp(sub, "import") ? db_import(db_path, argv + optind, (size_t) (argc - optind)) : db_status(db_path, fmt);
+  int r = !strcmp(sub, "import") ? db_import(db_path, argv + optind, (size_t) (argc - optind), fmt) : db_status(db_path, fmt);
   free(db_path);
   return r;
 }
