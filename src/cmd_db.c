@@ -61,7 +61,7 @@ int scan_cli_write_json(const char *path, json_t *doc, ld_error **err) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "Usage: lading db import [--db FILE] PATH...\n"
+  fprintf(f, "Usage: lading db import [--db FILE] [--format table|json] PATH...\n"
              "       lading db status [--db FILE] [--format table|json]\n"
              "       lading db vercmp SCHEME A B\n\n"
              "Manage the offline advisory database (default $LADING_ROOT/advisories.db).\n\n"
