@@ -13,6 +13,7 @@
  * ignores entries (and rewrites them).
  *
  * Layers as directories: every layer is also kept unpacked under build-cache/layers/<diff_id>
+ * (or $LADING_BUILD_LAYERS/<diff_id>, shared between stores)
  * in overlayfs form (whiteouts as 0:0 devices), so a RUN mounts lower layers as they are, and the
  * upper directory of a finished step simply moves there. A layer only in the store (a base image,
  * or after the unpacked copy was removed) is unpacked the first time a RUN or COPY needs it.
@@ -73,7 +74,7 @@ typedef struct {
   const ld_build_opts *o;
   ld_dockerfile *df;
   ld_ignore *ig;
-  char *context, *cache, *tmp, *empty, *hosts;
+  char *context, *cache, *layers, *tmp, *empty, *hosts;
   bl_stage *stages;
   kvlist meta_args, build_args;
   size_t step, total;
@@ -240,7 +241,7 @@ static void add_layer(bl_stage *s, const bl_layer *l) {
 /* ---- layer directories ---- */
 
 static char *layer_dir(builder *b, const char *diff_id) {
-  return ld_xasprintf("%s/layers/%s", b->cache, ld_digest_hex(diff_id));
+  return ld_xasprintf("%s/%s", b->layers, ld_digest_hex(diff_id));
 }
 
 static int ensure_layer_dir(builder *b, const bl_layer *l, ld_error **err) {
@@ -1154,13 +1155,17 @@ static int parse_build_args(builder *b, ld_error **err) {
 
 static int setup_dirs(builder *b, ld_error **err) {
   b->cache = ld_xasprintf("%s/build-cache", ld_store_root(b->store));
-  char *steps = ld_xasprintf("%s/steps", b->cache), *layers = ld_xasprintf("%s/layers", b->cache);
-  char *tmpbase = ld_xasprintf("%s/tmp", b->cache);
+  /* Unpacked layers are content-addressed, so several stores may share them
+   * ($LADING_BUILD_LAYERS); the build's scratch space sits beside them, on the same file system,
+   * so a finished upper directory is renamed into place, never copied. */
+  const char *shared = getenv("LADING_BUILD_LAYERS");
+  char *steps = ld_xasprintf("%s/steps", b->cache);
+  b->layers = shared && *shared ? ld_xstrdup(shared) : ld_xasprintf("%s/layers", b->cache);
+  char *tmpbase = shared && *shared ? ld_xasprintf("%s/.tmp", shared) : ld_xasprintf("%s/tmp", b->cache);
   int r = ld_mkdir_p(steps, 0700, err);
-  if (r == 0) r = ld_mkdir_p(layers, 0700, err);
+  if (r == 0) r = ld_mkdir_p(b->layers, 0700, err);
   if (r == 0) r = ld_mkdir_p(tmpbase, 0700, err);
   free(steps);
-  free(layers);
   if (r == 0) {
     b->tmp = ld_xasprintf("%s/build-XXXXXX", tmpbase);
     if (!mkdtemp(b->tmp)) r = ld_err_sys(err, errno, "mkdtemp %s", b->tmp);
@@ -1222,6 +1227,7 @@ int ld_build(ld_store *store, const ld_build_opts *o, ld_build_result *res, ld_e
   if (b.tmp) ld_rm_rf(b.tmp, NULL);
   free(b.tmp);
   free(b.cache);
+  free(b.layers);
   free(b.empty);
   free(b.hosts);
   free(b.context);
