@@ -29,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
@@ -1089,6 +1090,41 @@ static void add_waste(builder *b, const bl_layer *l, const char *path, uint64_t 
                                                 ld_xasprintf("/%s", path), bytes, fix};
 }
 
+/* Entries of a later layer (lfd) that hide what the earlier one (efd) holds at the same path:
+ * whiteouts, replaced files, opaque directories. */
+static void shadow_walk(builder *b, const bl_layer *l, int efd, int lfd, const char *rel, int depth) {
+  int dfd = *rel ? openat(lfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : dup(lfd);
+  if (dfd < 0 || depth > 64) {
+    if (dfd >= 0) close(dfd);
+    return;
+  }
+  char v[4];
+  if (*rel && fgetxattr(dfd, "trusted.overlay.opaque", v, sizeof v) >= 1 && v[0] == 'y') {
+    uint64_t n = du(efd, rel);
+    if (n >= 4096) add_waste(b, l, rel, n, "delete or overwrite it in the same step that creates it");
+    close(dfd);
+    return;
+  }
+  DIR *d = fdopendir(dfd);
+  if (!d) { close(dfd); return; }
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    char *path = *rel ? ld_xasprintf("%s/%s", rel, de->d_name) : ld_xstrdup(de->d_name);
+    struct stat st;
+    if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (S_ISDIR(st.st_mode)) {
+        shadow_walk(b, l, efd, lfd, path, depth + 1);
+      } else {
+        uint64_t n = du(efd, path);
+        if (n >= 4096) add_waste(b, l, path, n, "delete or overwrite it in the same step that creates it");
+      }
+    }
+    free(path);
+  }
+  closedir(d);
+}
+
 static void waste_report(builder *b, bl_stage *s) {
   static const char *known[][2] = {
       {"var/lib/apt/lists", "add `&& rm -rf /var/lib/apt/lists/*` to the same RUN"},
@@ -1118,17 +1154,8 @@ static void waste_report(builder *b, bl_stage *s) {
       int lfd = open(later, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       free(later);
       if (lfd < 0) continue;
-      DIR *d = fdopendir(lfd);
-      struct dirent *de;
-      while (d && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        struct stat st;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
-          uint64_t n = du(fd, de->d_name);
-          if (n >= 4096) add_waste(b, l, de->d_name, n, "delete or overwrite it in the same step that creates it");
-        }
-      }
-      if (d) closedir(d);
+      shadow_walk(b, l, fd, lfd, "", 0);
+      close(lfd);
     }
     close(fd);
   }

@@ -102,13 +102,18 @@ test_expect_success '--squash gives one layer over the base' '
   skopeo inspect "oci:$LADING_ROOT:docker.io/library/sq:latest" | jq -e ".Layers | length == 2"
 '
 
-test_expect_success 'the closing report names the line that left apt lists behind' '
+test_expect_success 'the closing report names the lines that left wasted bytes, with the fix' '
   cat >ctx/Dockerfile.waste <<-\EOT &&
 	FROM debian:bookworm
 	RUN mkdir -p /var/lib/apt/lists && head -c 200000 /dev/urandom >/var/lib/apt/lists/fake_Packages
+	RUN head -c 300000 /dev/urandom >/opt/big.bin
+	RUN rm /opt/big.bin
 	EOT
   lading build --format json -f ctx/Dockerfile.waste ctx >w.json &&
-  jq -e ".waste[0].line == 2 and .waste[0].path == \"/var/lib/apt/lists\" and .waste[0].bytes == 200000" w.json
+  jq -e ".waste[0].line == 2 and .waste[0].path == \"/var/lib/apt/lists\" and .waste[0].bytes == 200000" w.json &&
+  jq -e ".waste[1].line == 3 and .waste[1].path == \"/opt/big.bin\" and .waste[1].bytes == 300000" w.json &&
+  lading build -f ctx/Dockerfile.waste ctx 2>err >/dev/null &&
+  grep "waste: line 2 RUN mkdir -p /var/lib/apt/lists .* left /var/lib/apt/lists: 200.0 kB (fix: add .&& rm -rf /var/lib/apt/lists/\*. to the same RUN)" err
 '
 
 refs() { jq ".manifests | length" "$LADING_ROOT/index.json"; }
