@@ -312,7 +312,54 @@ static int write_heredoc(const bx_copy *c, int root, ld_error **err) {
   return r;
 }
 
-int bx_copy_into(const bx_copy *c, int root, ld_error **err) {
+/* Looks name up in the image's passwd/group file (fields: name:x:id:...). */
+static int lookup_id(int root, const char *file, const char *name, long *id, long *gid) {
+  int fd = ld_open_in_root(root, file, O_RDONLY, 0, NULL);
+  FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+  if (!f) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  char line[1024];
+  int r = -1;
+  size_t n = strlen(name);
+  while (r < 0 && fgets(line, sizeof line, f)) {
+    if (strncmp(line, name, n) || line[n] != ':') continue;
+    char *p = strchr(line + n + 1, ':');
+    if (!p) continue;
+    *id = strtol(p + 1, &p, 10);
+    if (gid && *p == ':') *gid = strtol(p + 1, NULL, 10);
+    r = 0;
+  }
+  fclose(f);
+  return r;
+}
+
+static int resolve_owner(bx_copy *c, int root, ld_error **err) {
+  char *spec = ld_xstrdup(c->chown_names), *g = strchr(spec, ':');
+  if (g) *g++ = 0;
+  char *end;
+  long uid = strtol(spec, &end, 10), gid = -1, pgid = -1;
+  int r = 0;
+  if (*end || end == spec) {
+    if (lookup_id(root, "/etc/passwd", spec, &uid, &pgid) < 0)
+      r = ld_err(err, ENOENT, "%s: --chown: unable to find user %s in the image's /etc/passwd", c->what, spec);
+  }
+  gid = g ? -1 : (pgid >= 0 ? pgid : uid);
+  if (r == 0 && g) {
+    gid = strtol(g, &end, 10);
+    if ((*end || end == g) && lookup_id(root, "/etc/group", g, &gid, NULL) < 0)
+      r = ld_err(err, ENOENT, "%s: --chown: unable to find group %s in the image's /etc/group", c->what, g);
+  }
+  c->uid = uid;
+  c->gid = gid;
+  free(spec);
+  return r;
+}
+
+int bx_copy_into(const bx_copy *c0, int root, ld_error **err) {
+  bx_copy copy = *c0, *c = &copy;
+  if (c->chown_names && resolve_owner(c, root, err) < 0) return -1;
   if (c->heredoc_name) return write_heredoc(c, root, err);
   int sroot = open(c->src_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (sroot < 0) return ld_err_sys(err, errno, "open %s", c->src_root);

@@ -695,8 +695,12 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
   free(dest);
   c->dest = abs;
   c->dest_is_dir = trailing;
-  if (parse_chown(ld_df_flag(in, "chown"), &c->uid, &c->gid) < 0)
-    return ld_err(err, LD_EUNSUPPORTED, "%s: --chown=%s: only numeric uid[:gid] is supported", c->what, ld_df_flag(in, "chown"));
+  if (ld_df_flag(in, "chown")) {
+    char *spec;
+    if (expand(b, s, in, ld_df_flag(in, "chown"), &spec, err) < 0) return -1;
+    if (parse_chown(spec, &c->uid, &c->gid) < 0) c->chown_names = spec; /* by name: resolved in the root */
+    else free(spec);
+  }
   if (ld_df_flag(in, "chmod")) c->chmod = (int) strtol(ld_df_flag(in, "chmod"), NULL, 8);
   if (in->n_heredocs) {
     c->heredoc_name = in->heredocs[0].name;
@@ -705,7 +709,8 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
       if (expand(b, s, in, in->heredocs[0].content, &content, err) < 0) return -1;
     } else content = ld_xstrdup(in->heredocs[0].content);
     c->heredoc_content = content;
-    ld_buf_printf(desc, "%s heredoc %s -> %s\n", in->keyword, c->heredoc_name, c->dest);
+    ld_buf_printf(desc, "%s heredoc %s -> %s chown=%ld:%ld/%s chmod=%o\n", in->keyword, c->heredoc_name, c->dest,
+                  c->uid, c->gid, c->chown_names ? c->chown_names : "", c->chmod);
     char d[LD_DIGEST_MAX];
     bx_copy_digest(c, d, NULL);
     ld_buf_puts(desc, d);
@@ -719,7 +724,8 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
       return ld_err(err, LD_EUNSUPPORTED, "%s: ADD of a URL (%s) is not supported by this build (no --checksum support)", c->what, c->srcs[i]);
   }
   const char *from = ld_df_flag(in, "from");
-  ld_buf_printf(desc, "%s chown=%ld:%ld chmod=%o dest=%s%s\n", in->keyword, c->uid, c->gid, c->chmod, c->dest, trailing ? "/" : "");
+  ld_buf_printf(desc, "%s chown=%ld:%ld/%s chmod=%o dest=%s%s\n", in->keyword, c->uid, c->gid,
+                c->chown_names ? c->chown_names : "", c->chmod, c->dest, trailing ? "/" : "");
   for (size_t i = 0; i < c->n_srcs; i++) ld_buf_printf(desc, "src=%s\n", c->srcs[i]);
   if (from) {
     char *ref;
@@ -757,6 +763,7 @@ static void copy_job_clear(copy_job *j) {
   bx_copy *c = &j->copy;
   free((char *) c->what);
   free((char *) c->dest);
+  free((char *) c->chown_names);
   if (c->heredoc_name) free((char *) c->heredoc_content);
   ld_strv_free(c->srcs, c->n_srcs);
   if (j->from) { stage_clear(j->from); free(j->from); }
@@ -954,6 +961,46 @@ static int do_meta_step(builder *b, bl_stage *s, const ld_df_instr *in, ld_error
 
 /* ---- stages ---- */
 
+static int exec_instr(builder *b, bl_stage *s, bool squash, const ld_df_instr *in, ld_error **err) {
+  if (in->cmd == LD_DF_RUN || in->cmd == LD_DF_COPY || in->cmd == LD_DF_ADD) return do_layer_step(b, s, squash, in, err);
+  return do_meta_step(b, s, in, err);
+}
+
+/* The base's ONBUILD triggers run right after FROM, in order, and are not inherited further. */
+static int run_triggers(builder *b, bl_stage *s, bool squash, const ld_df_instr *from, ld_error **err) {
+  json_t *ob = json_object_get(s->cfg, "OnBuild");
+  if (!json_is_array(ob) || !json_array_size(ob)) {
+    json_object_del(s->cfg, "OnBuild");
+    return 0;
+  }
+  json_incref(ob);
+  json_object_del(s->cfg, "OnBuild");
+  size_t i;
+  json_t *t;
+  int r = 0;
+  json_array_foreach(ob, i, t) {
+    if (r < 0) break;
+    const char *text = json_string_value(t);
+    if (!text) continue;
+    char *src = ld_xasprintf("FROM scratch\n%s\n", text);
+    char *what = ld_xasprintf("%s:%d (ONBUILD trigger)", b->df->path, from->line);
+    ld_dockerfile *tdf = NULL;
+    r = ld_dockerfile_parse(src, strlen(src), what, &tdf, err);
+    if (r == 0 && tdf->n_instrs != 2) r = ld_err(err, LD_EFORMAT, "%s: \"%s\" is not one instruction", what, text);
+    if (r == 0) {
+      ld_df_instr *in = &tdf->instrs[1];
+      in->line = from->line;
+      if (!b->o->quiet) fprintf(stderr, "ONBUILD trigger from the base: %s\n", text);
+      r = exec_instr(b, s, squash, in, err);
+    }
+    ld_dockerfile_free(tdf);
+    free(src);
+    free(what);
+  }
+  json_decref(ob);
+  return r;
+}
+
 static int build_stage(builder *b, size_t idx, ld_error **err) {
   bl_stage *s = &b->stages[idx];
   if (s->built) return 0;
@@ -980,10 +1027,9 @@ static int build_stage(builder *b, size_t idx, ld_error **err) {
         s->squash_upper = mktemp_dir(b, "squash", err);
         if (!s->squash_upper) r = -1;
       }
-    } else if (in->cmd == LD_DF_RUN || in->cmd == LD_DF_COPY || in->cmd == LD_DF_ADD) {
-      r = do_layer_step(b, s, squash, in, err);
+      if (r == 0) r = run_triggers(b, s, squash, in, err);
     } else {
-      r = do_meta_step(b, s, in, err);
+      r = exec_instr(b, s, squash, in, err);
     }
   }
   if (r == 0 && squash) {

@@ -97,6 +97,22 @@ test_expect_success 'RUN sees USER from the image passwd, --network none, heredo
   lading build -q --network none -f ctx/Dockerfile.run ctx
 '
 
+test_expect_success 'ONBUILD triggers of the base run in the child; COPY --chown by name, COPY <<EOF' '
+  printf "FROM debian:bookworm\nONBUILD RUN echo triggered >/trig\n" >ctx/Dockerfile.onb &&
+  lading build -q -t onb -f ctx/Dockerfile.onb ctx >/dev/null &&
+  cat >ctx/Dockerfile.child <<-\EOT &&
+	FROM onb
+	ARG NAME=world
+	COPY --chown=nobody:nogroup hello.txt /h
+	COPY <<EOF /greeting
+	hello $NAME
+	EOF
+	RUN test "$(cat /trig)" = triggered && test "$(stat -c %u:%g /h)" = 65534:65534 && test "$(cat /greeting)" = "hello world"
+	EOT
+  lading build -q -t child -f ctx/Dockerfile.child ctx >/dev/null &&
+  skopeo inspect --config "oci:$LADING_ROOT:docker.io/library/child:latest" | jq -e ".config.OnBuild == null"
+'
+
 test_expect_success '--squash gives one layer over the base' '
   lading build -q --squash -t sq ctx >/dev/null &&
   skopeo inspect "oci:$LADING_ROOT:docker.io/library/sq:latest" | jq -e ".Layers | length == 2"
