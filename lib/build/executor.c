@@ -25,6 +25,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <curl/curl.h>
 #include <jansson.h>
 #include <string.h>
 #include <strings.h>
@@ -580,6 +581,8 @@ typedef struct {
   char **from_lower;
   size_t n_from_lower;
   char *from_mnt;
+  char *url, *checksum; /* ADD URL --checksum=sha256:... */
+  char *url_dir;
 } copy_job;
 
 static int copy_child(void *arg, ld_error **err) {
@@ -720,8 +723,21 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
   for (size_t i = 0; i < n_src; i++) {
     if (expand(b, s, in, in->args[i], &c->srcs[i], err) < 0) return -1;
     c->n_srcs++;
-    if (is_url(c->srcs[i]))
-      return ld_err(err, LD_EUNSUPPORTED, "%s: ADD of a URL (%s) is not supported by this build (no --checksum support)", c->what, c->srcs[i]);
+    if (is_url(c->srcs[i])) {
+      if (in->cmd != LD_DF_ADD) return ld_err(err, EINVAL, "%s: a URL (%s) can only be ADDed", c->what, c->srcs[i]);
+      const char *sum = ld_df_flag(in, "checksum");
+      if (!sum || ld_digest_validate(sum, NULL) < 0)
+        return ld_err(err, EINVAL, "%s: ADD of a URL needs --checksum=sha256:<hex> (got %s)", c->what, sum ? sum : "none");
+      if (n_src != 1) return ld_err(err, LD_EUNSUPPORTED, "%s: ADD of a URL takes one source", c->what);
+      j->url = ld_xstrdup(c->srcs[i]);
+      j->checksum = ld_xstrdup(sum);
+    }
+  }
+  if (j->url) { /* the content is known by its checksum: no download for the cache key */
+    ld_buf_printf(desc, "%s url=%s checksum=%s chown=%ld:%ld/%s chmod=%o dest=%s%s\n", in->keyword, j->url,
+                  j->checksum, c->uid, c->gid, c->chown_names ? c->chown_names : "", c->chmod, c->dest,
+                  trailing ? "/" : "");
+    return 0;
   }
   const char *from = ld_df_flag(in, "from");
   ld_buf_printf(desc, "%s chown=%ld:%ld/%s chmod=%o dest=%s%s\n", in->keyword, c->uid, c->gid,
@@ -770,6 +786,64 @@ static void copy_job_clear(copy_job *j) {
   for (size_t i = 0; i < j->n_from_lower; i++) free(j->from_lower[i]);
   free(j->from_lower);
   if (j->from_mnt) { rmdir(j->from_mnt); free(j->from_mnt); }
+  free(j->url);
+  free(j->checksum);
+  if (j->url_dir) { ld_rm_rf(j->url_dir, NULL); free(j->url_dir); }
+}
+
+static char *mktemp_dir(builder *b, const char *what, ld_error **err);
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg) {
+  void **a = arg;
+  ld_hasher_update(a[1], data, size * n);
+  return ld_write_all(*(int *) a[0], data, size * n) < 0 ? 0 : size * n;
+}
+
+/* Downloads an ADD URL into a scratch directory and checks it against --checksum; the copy then
+ * takes it from there like a context file (named after the URL's last path component). */
+static int fetch_url(builder *b, copy_job *j, ld_error **err) {
+  j->url_dir = mktemp_dir(b, "url", err);
+  if (!j->url_dir) return -1;
+  const char *q = strpbrk(j->url + 8, "?#");
+  size_t len = q ? (size_t) (q - j->url) : strlen(j->url);
+  const char *slash = j->url + len;
+  while (slash > j->url && slash[-1] != '/') slash--;
+  char *name = slash < j->url + len ? ld_xstrndup(slash, (size_t) (j->url + len - slash)) : ld_xstrdup("download");
+  char *path = ld_path_join(j->url_dir, name);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  int r = fd < 0 ? ld_err_sys(err, errno, "create %s", path) : 0;
+  ld_hasher *h = ld_hasher_new(ld_digest_algo_of(j->checksum));
+  if (r == 0) {
+    CURL *curl = curl_easy_init();
+    void *arg[2] = {&fd, h};
+    char ebuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(curl, CURLOPT_URL, j->url);
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, (void *) arg);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, ebuf);
+    CURLcode cr = curl_easy_perform(curl);
+    if (cr != CURLE_OK) r = ld_err(err, EIO, "%s: download %s: %s", j->copy.what, j->url, *ebuf ? ebuf : curl_easy_strerror(cr));
+    curl_easy_cleanup(curl);
+  }
+  if (fd >= 0) close(fd);
+  char got[LD_DIGEST_MAX];
+  ld_hasher_final(h, got);
+  ld_hasher_free(h);
+  if (r == 0 && strcmp(got, j->checksum))
+    r = ld_err(err, LD_EDIGEST, "%s: %s has digest %s, --checksum says %s", j->copy.what, j->url, got, j->checksum);
+  if (r == 0) {
+    chmod(path, 0600);
+    j->copy.src_root = j->url_dir;
+    free(j->copy.srcs[0]);
+    j->copy.srcs[0] = name;
+    j->copy.extract_archives = false; /* ADD does not unpack downloaded archives */
+    name = NULL;
+  }
+  free(name);
+  free(path);
+  return r;
 }
 
 /* Upper dir → blob in the store + layer dir in the cache. empty → no layer. */
@@ -904,6 +978,7 @@ static int do_layer_step(builder *b, bl_stage *s, bool squash, const ld_df_instr
     }
     char *upper = squash ? ld_xstrdup(s->squash_upper) : mktemp_dir(b, "upper", err);
     r = upper ? 0 : -1;
+    if (r == 0 && cj.url) r = fetch_url(b, &cj, err);
     if (r == 0) {
       /* in squash mode the stage's own layers are not lowers: they are all in this upper */
       r = run_step(b, s, in, &cj, upper, err);

@@ -9,6 +9,10 @@ if [ -z "${_skip_reason:-}" ]; then
   LAYOUT=$(debian_base_layout) || test_skip_rest "no debian base"
   # unpacked layers are content-addressed: share them between runs (the base unpacks once)
   export LADING_BUILD_LAYERS="$LADING_TEST_CACHE/build-layers"
+  # a web server for ADD <url>
+  mkdir "$TRASH/www" && echo "served file" >"$TRASH/www/f.txt" && HTTP_PORT=$(free_port)
+  (cd "$TRASH/www" && exec python3 -m http.server --bind 127.0.0.1 "$HTTP_PORT" >/dev/null 2>&1) &
+  test_at_end "kill $!"
 fi
 
 # digest of the image a name points to in our store
@@ -111,6 +115,19 @@ test_expect_success 'ONBUILD triggers of the base run in the child; COPY --chown
 	EOT
   lading build -q -t child -f ctx/Dockerfile.child ctx >/dev/null &&
   skopeo inspect --config "oci:$LADING_ROOT:docker.io/library/child:latest" | jq -e ".config.OnBuild == null"
+'
+
+test_expect_success 'ADD of a URL needs --checksum, and it is checked' '
+  port=$HTTP_PORT && wait_http "http://127.0.0.1:$port/f.txt" &&
+  sum=$(sha256sum "$TRASH/www/f.txt" | cut -d" " -f1) &&
+  printf "FROM debian:bookworm\nADD http://127.0.0.1:$port/f.txt /d/\n" >ctx/Dockerfile.url &&
+  expect_exit 1 lading build -q -f ctx/Dockerfile.url ctx 2>err &&
+  grep "ADD of a URL needs --checksum=sha256:<hex>" err &&
+  printf "FROM debian:bookworm\nADD --checksum=sha256:%064d http://127.0.0.1:$port/f.txt /d/\n" 0 >ctx/Dockerfile.url &&
+  expect_exit 1 lading build -q -f ctx/Dockerfile.url ctx 2>err &&
+  grep "f.txt has digest sha256:$sum, --checksum says sha256:0000" err &&
+  printf "FROM debian:bookworm\nADD --checksum=sha256:$sum http://127.0.0.1:$port/f.txt /d/\nRUN test \"\$(cat /d/f.txt)\" = \"served file\"\n" >ctx/Dockerfile.url &&
+  lading build -q -f ctx/Dockerfile.url ctx >/dev/null
 '
 
 test_expect_success '--squash gives one layer over the base' '
