@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -637,7 +638,14 @@ static char **run_argv(bl_stage *s, const ld_df_instr *in) {
   else {
     ld_buf text = {0};
     bool lone = in->n_heredocs == 1 && !strncmp(in->args[0], "<<", 2) && !strchr(in->args[0], ' ');
-    if (lone) ld_buf_puts(&text, in->heredocs[0].content);
+    if (lone && ld_str_has_prefix(in->heredocs[0].content, "#!")) {
+      /* a script with its own interpreter: written to /dev/shm (tmpfs, never in the layer) */
+      const char *c = in->heredocs[0].content, *nl = strchr(c, '\n');
+      int ilen = nl ? (int) (nl - c - 2) : (int) strlen(c + 2);
+      ld_buf_printf(&text, "cat >/dev/shm/.lading-script <<'LADING_SCRIPT_EOF'\n%sLADING_SCRIPT_EOF\n"
+                           "%.*s /dev/shm/.lading-script; r=$?; rm -f /dev/shm/.lading-script; exit $r",
+                    c, ilen, c + 2); /* /dev/shm is noexec: run the interpreter on it */
+    } else if (lone) ld_buf_puts(&text, in->heredocs[0].content);
     else {
       ld_buf_puts(&text, in->args[0]);
       for (size_t h = 0; h < in->n_heredocs; h++)
@@ -1301,6 +1309,22 @@ static int parse_build_args(builder *b, ld_error **err) {
   return 0;
 }
 
+/* Scratch directories of builds that died (killed, crashed): their pid is in the name. */
+static void remove_stale(const char *tmpbase) {
+  DIR *d = opendir(tmpbase);
+  if (!d) return;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    long pid;
+    if (sscanf(de->d_name, "build-%ld-", &pid) != 1 || pid <= 0) continue;
+    if (kill((pid_t) pid, 0) == 0 || errno != ESRCH) continue;
+    char *p = ld_path_join(tmpbase, de->d_name);
+    ld_rm_rf(p, NULL);
+    free(p);
+  }
+  closedir(d);
+}
+
 static int setup_dirs(builder *b, ld_error **err) {
   b->cache = ld_xasprintf("%s/build-cache", ld_store_root(b->store));
   /* Unpacked layers are content-addressed, so several stores may share them
@@ -1315,7 +1339,8 @@ static int setup_dirs(builder *b, ld_error **err) {
   if (r == 0) r = ld_mkdir_p(tmpbase, 0700, err);
   free(steps);
   if (r == 0) {
-    b->tmp = ld_xasprintf("%s/build-XXXXXX", tmpbase);
+    remove_stale(tmpbase);
+    b->tmp = ld_xasprintf("%s/build-%ld-XXXXXX", tmpbase, (long) getpid());
     if (!mkdtemp(b->tmp)) r = ld_err_sys(err, errno, "mkdtemp %s", b->tmp);
   }
   free(tmpbase);

@@ -94,11 +94,17 @@ test_expect_success 'RUN sees USER from the image passwd, --network none, heredo
 	test "$(cat /tmp/nets)" = lo
 	rm /tmp/nets
 	EOS
+	RUN <<EOS
+	#!/usr/bin/env bash
+	[[ "$BASH_VERSION" ]] && touch /shebang-ran
+	EOS
 	EOT
   lading build -q --network none --build-arg WHO=nobody -f ctx/Dockerfile.run ctx >/dev/null 2>err && false ||
   grep "exit code 1" err &&
   sed -i "s/= bob/= nobody/" ctx/Dockerfile.run &&
-  lading build -q --network none -f ctx/Dockerfile.run ctx
+  lading build -q --network none -t runner -f ctx/Dockerfile.run ctx &&
+  l=$(skopeo inspect "oci:$LADING_ROOT:docker.io/library/runner:latest" | jq -r ".Layers[-1]") &&
+  test "$(tar tzf "$LADING_ROOT/blobs/sha256/${l#sha256:}")" = shebang-ran
 '
 
 test_expect_success 'ONBUILD triggers of the base run in the child; COPY --chown by name, COPY <<EOF' '
