@@ -62,6 +62,16 @@ static char **sorted_names(int dfd, size_t *n) {
 
 static bool ignored(const bx_copy *c, const char *rel) { return c->ignore && *rel && ld_ignore_match(c->ignore, rel); }
 
+/* Walk into an excluded directory when a "!" pattern may re-include something below it. */
+static bool walk_anyway(const bx_copy *c, int root, const char *rel) {
+  if (!c->ignore || !ld_ignore_may_reinclude(c->ignore, rel)) return false;
+  struct stat st;
+  int fd = ld_open_in_root(root, rel, O_PATH | O_NOFOLLOW, 0, NULL);
+  bool dir = fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+  if (fd >= 0) close(fd);
+  return dir;
+}
+
 static int resolve(const bx_copy *c, int root, matches *out, ld_error **err) {
   *out = (matches){0};
   for (size_t i = 0; i < c->n_srcs; i++) {
@@ -160,7 +170,7 @@ static int hash_tree(const bx_copy *c, ld_hasher *h, int root, const char *rel, 
   int r = 0;
   for (size_t i = 0; i < n && r == 0; i++) {
     char *child = *rel ? ld_xasprintf("%s/%s", rel, names[i]) : ld_xstrdup(names[i]);
-    if (!ignored(c, child)) r = hash_entry(c, h, root, child, false, err);
+    if (!ignored(c, child) || walk_anyway(c, root, child)) r = hash_entry(c, h, root, child, false, err);
     free(child);
   }
   ld_strv_free(names, n);
@@ -262,7 +272,7 @@ static int copy_dir_contents(const bx_copy *c, int sroot, const char *srel, int 
   int r = 0;
   for (size_t i = 0; i < n && r == 0; i++) {
     char *child = *srel ? ld_xasprintf("%s/%s", srel, names[i]) : ld_xstrdup(names[i]);
-    if (!ignored(c, child)) r = copy_entry(c, sroot, child, false, ddir, names[i], err);
+    if (!ignored(c, child) || walk_anyway(c, sroot, child)) r = copy_entry(c, sroot, child, false, ddir, names[i], err);
     free(child);
   }
   ld_strv_free(names, n);

@@ -44,20 +44,24 @@ test_expect_success 'build makes one layer per COPY/RUN, with no build litter' '
   printf "app/\napp/out\n" >expect && diff expect run-layer.txt
 '
 
-test_expect_success 'umoci unpacks our image into the expected tree' '
-  cat >ctx/Dockerfile.small <<-\EOT &&
+test_expect_success 'umoci unpacks our image into the expected tree (.dockerignore applied)' '
+  mkdir -p small/docs small/sub && echo r >small/docs/README.md && echo d >small/docs/draft.md &&
+  echo two >small/sub/two.txt && echo run >small/run && echo k >small/x.key &&
+  printf "*.key\ndocs\n!docs/README.md\nDockerfile\n" >small/.dockerignore &&
+  cat >small/Dockerfile <<-\EOT &&
 	FROM scratch
-	COPY hello.txt sub /app/
-	COPY --chmod=700 hello.txt /app/bin/run
+	COPY . /app/
+	COPY --chmod=700 run /app/bin/run
 	WORKDIR /app
 	CMD ["/app/bin/run"]
 	EOT
-  lading build -q -t small -f ctx/Dockerfile.small ctx >/dev/null &&
+  lading build -q -t small small >/dev/null &&
   skopeo copy -q "oci:$LADING_ROOT:docker.io/library/small:latest" oci:lay:t1 &&
   umoci unpack --image lay:t1 bundle >/dev/null &&
   (cd bundle/rootfs && find . | sort) >tree &&
-  printf ".\n./app\n./app/bin\n./app/bin/run\n./app/hello.txt\n./app/two.txt\n" >expect && diff expect tree &&
-  test "$(stat -c %a bundle/rootfs/app/bin/run)" = 700 && test "$(cat bundle/rootfs/app/two.txt)" = two &&
+  printf "%s\n" . ./app ./app/.dockerignore ./app/bin ./app/bin/run ./app/docs ./app/docs/README.md ./app/run ./app/sub ./app/sub/two.txt >expect &&
+  diff expect tree &&
+  test "$(stat -c %a bundle/rootfs/app/bin/run)" = 700 && test "$(cat bundle/rootfs/app/sub/two.txt)" = two &&
   jq -e ".process.args == [\"/app/bin/run\"] and .process.cwd == \"/app\"" bundle/config.json
 '
 
