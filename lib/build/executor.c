@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
+#include "lading/analyze.h"
 #include "lading/fs.h"
 #include "lading/json.h"
 #include "lading/layer.h"
@@ -1195,6 +1196,20 @@ static int write_image(builder *b, bl_stage *s, ld_error **err) {
 
 /* ---- waste report ---- */
 
+/* Paths that only hold caches a build leaves behind, and how to avoid them. */
+static const char *known[][2] = {
+    {"var/lib/apt/lists", "add `&& rm -rf /var/lib/apt/lists/*` to the same RUN"},
+    {"var/cache/apt/archives", "run `apt-get clean` in the same RUN"},
+    {"var/cache/apk", "use `apk add --no-cache`"},
+    {"root/.cache/pip", "use `pip install --no-cache-dir`"},
+    {"usr/local/share/.cache/yarn", "run `yarn cache clean` in the same RUN"},
+    {"root/.npm", "run `npm cache clean --force` in the same RUN"},
+    {"var/cache/yum", "run `yum clean all` in the same RUN"},
+    {"var/cache/dnf", "run `dnf clean all` in the same RUN"},
+    {"tmp", "remove temporary files in the step that made them"},
+};
+static const char *FIX_LATER = "delete or overwrite it in the same step that creates it";
+
 static uint64_t du(int dfd, const char *rel) {
   struct stat st;
   if (fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0) return 0;
@@ -1230,7 +1245,7 @@ static void shadow_walk(builder *b, const bl_layer *l, int efd, int lfd, const c
   char v[4];
   if (*rel && fgetxattr(dfd, "trusted.overlay.opaque", v, sizeof v) >= 1 && v[0] == 'y') {
     uint64_t n = du(efd, rel);
-    if (n >= 4096) add_waste(b, l, rel, n, "delete or overwrite it in the same step that creates it");
+    if (n >= 4096) add_waste(b, l, rel, n, FIX_LATER);
     close(dfd);
     return;
   }
@@ -1246,7 +1261,7 @@ static void shadow_walk(builder *b, const bl_layer *l, int efd, int lfd, const c
         shadow_walk(b, l, efd, lfd, path, depth + 1);
       } else {
         uint64_t n = du(efd, path);
-        if (n >= 4096) add_waste(b, l, path, n, "delete or overwrite it in the same step that creates it");
+        if (n >= 4096) add_waste(b, l, path, n, FIX_LATER);
       }
     }
     free(path);
@@ -1254,18 +1269,8 @@ static void shadow_walk(builder *b, const bl_layer *l, int efd, int lfd, const c
   closedir(d);
 }
 
-static void waste_report(builder *b, bl_stage *s) {
-  static const char *known[][2] = {
-      {"var/lib/apt/lists", "add `&& rm -rf /var/lib/apt/lists/*` to the same RUN"},
-      {"var/cache/apt/archives", "run `apt-get clean` in the same RUN"},
-      {"var/cache/apk", "use `apk add --no-cache`"},
-      {"root/.cache/pip", "use `pip install --no-cache-dir`"},
-      {"usr/local/share/.cache/yarn", "run `yarn cache clean` in the same RUN"},
-      {"root/.npm", "run `npm cache clean --force` in the same RUN"},
-      {"var/cache/yum", "run `yum clean all` in the same RUN"},
-      {"var/cache/dnf", "run `dnf clean all` in the same RUN"},
-      {"tmp", "remove temporary files in the step that made them"},
-  };
+static void waste_scan(builder *b, bl_stage *s) {
+
   for (size_t i = 0; i < s->n_layers; i++) {
     const bl_layer *l = &s->layers[i];
     if (!l->line) continue;
@@ -1288,6 +1293,131 @@ static void waste_report(builder *b, bl_stage *s) {
     }
     close(fd);
   }
+}
+
+/* The report from lib/analyze's per-layer changes (dive's sizes): bytes a later layer removes or
+ * replaces are charged to the latest earlier layer that added them; bytes a layer adds under a
+ * known cache path are charged to that layer. Only layers this build made (with a line) count. */
+static int cmp_change(const void *key, const void *elem) {
+  return strcmp(key, ((const ld_an_change *) elem)->path);
+}
+
+/* Latest layer before j with a change at path or below it. */
+static int adder_of(const ld_analysis *a, size_t j, const char *path) {
+  size_t plen = strlen(path);
+  for (size_t i = j; i-- > 0;) {
+    const ld_an_layer *L = &a->layers[i];
+    if (bsearch(path, L->changes, L->n_changes, sizeof *L->changes, cmp_change)) return (int) i;
+    for (size_t k = 0; k < L->n_changes; k++) /* a directory: anything under it */
+      if (!strncmp(L->changes[k].path, path, plen) && L->changes[k].path[plen] == '/' &&
+          L->changes[k].kind != LD_AN_REMOVED)
+        return (int) i;
+  }
+  return -1;
+}
+
+static int waste_from_analysis(builder *b, bl_stage *s, ld_error **err) {
+  ld_image_src *src = NULL;
+  ld_image img;
+  ld_analysis *a = NULL;
+  ld_analyze_opts ao = {.changes_layer = -1, .all_changes = true};
+  int r = ld_store_src_open(b->store, b->res->digest, &src, err);
+  if (r == 0) r = ld_image_load(src, NULL, &img, err);
+  if (r == 0) {
+    r = ld_analyze_image(src, &img, &ao, &a, err);
+    ld_image_clear(&img);
+  }
+  if (src) ld_image_src_close(src);
+  if (r < 0) return -1;
+  if (a->n_layers != s->n_layers) {
+    ld_analysis_free(a);
+    return ld_err(err, EINVAL, "analysis has %zu layers, the build %zu", a->n_layers, s->n_layers);
+  }
+  for (size_t j = 0; j < a->n_layers; j++) {
+    const ld_an_layer *L = &a->layers[j];
+    uint64_t cache_bytes[LD_ARRAY_SIZE(known)] = {0};
+    for (size_t k = 0; k < L->n_changes; k++) {
+      const ld_an_change *c = &L->changes[k];
+      if (c->kind != LD_AN_REMOVED && s->layers[j].line && c->type != LD_AN_DIR)
+        for (size_t q = 0; q < LD_ARRAY_SIZE(known); q++) {
+          size_t n = strlen(known[q][0]);
+          if (!strncmp(c->path + 1, known[q][0], n) && c->path[1 + n] == '/') cache_bytes[q] += c->size;
+        }
+      if (c->kind == LD_AN_ADDED || j == 0) continue;
+      uint64_t bytes = c->kind == LD_AN_REMOVED ? c->size : c->prev_size;
+      int i = adder_of(a, j, c->path);
+      if (i >= 0 && s->layers[i].line && bytes >= 4096) add_waste(b, &s->layers[i], c->path + 1, bytes, FIX_LATER);
+    }
+    for (size_t q = 0; q < LD_ARRAY_SIZE(known); q++)
+      if (cache_bytes[q] >= 4096) add_waste(b, &s->layers[j], known[q][0], cache_bytes[q], known[q][1]);
+  }
+  ld_analysis_free(a);
+  return 0;
+}
+
+static int cmp_waste(const void *x, const void *y) {
+  const ld_build_waste *a = x, *c = y;
+  if (a->line != c->line) return a->line - c->line;
+  return strcmp(a->path, c->path);
+}
+
+/* A rebuild from cache makes the same manifest: its report is kept by manifest digest, so a warm
+ * rebuild does not read the image again. */
+static char *report_path(builder *b) {
+  return ld_xasprintf("%s/reports/%s.json", b->cache, ld_digest_hex(b->res->digest));
+}
+
+static bool waste_from_cache(builder *b) {
+  char *p = report_path(b), *buf = NULL;
+  size_t len;
+  json_t *j = NULL;
+  if (ld_read_file(p, 4 << 20, &buf, &len, NULL) == 0) ld_json_parse(buf, len, p, &j, NULL);
+  free(buf);
+  free(p);
+  if (!json_is_array(j)) {
+    if (j) json_decref(j);
+    return false;
+  }
+  size_t i;
+  json_t *w;
+  json_array_foreach(j, i, w) {
+    const char *fix = ld_json_str(w, "fix"), *stable = FIX_LATER;
+    for (size_t q = 0; fix && q < LD_ARRAY_SIZE(known); q++)
+      if (!strcmp(fix, known[q][1])) stable = known[q][1];
+    bl_layer l = {.line = (int) ld_json_int(w, "line", 0), .created_by = (char *) ld_json_str(w, "instruction")};
+    const char *path = ld_json_str(w, "path");
+    add_waste(b, &l, path && path[0] == '/' ? path + 1 : "", (uint64_t) ld_json_int(w, "bytes", 0), stable);
+  }
+  json_decref(j);
+  return true;
+}
+
+static void waste_to_cache(builder *b) {
+  json_t *j = json_array();
+  for (size_t i = 0; i < b->res->n_waste; i++) {
+    const ld_build_waste *w = &b->res->waste[i];
+    json_array_append_new(j, json_pack("{s:i, s:s, s:s, s:I, s:s}", "line", w->line, "instruction", w->instruction,
+                                       "path", w->path, "bytes", (json_int_t) w->bytes, "fix", w->fix));
+  }
+  char *text = ld_json_dump_compact(j), *dir = ld_xasprintf("%s/reports", b->cache), *p = report_path(b);
+  if (ld_mkdir_p(dir, 0700, NULL) == 0) ld_atomic_write(p, text, strlen(text), 0644, NULL);
+  free(text);
+  free(dir);
+  free(p);
+  json_decref(j);
+}
+
+static void waste_report(builder *b, bl_stage *s) {
+  if (waste_from_cache(b)) return;
+  ld_error *e = NULL;
+  if (waste_from_analysis(b, s, &e) < 0) {
+    ld_debug("build report: analysis failed (%s); scanning the layer directories", e ? e->msg : "?");
+    ld_error_free(e);
+    ld_build_result_clear(b->res);
+    waste_scan(b, s);
+  }
+  if (b->res->n_waste) qsort(b->res->waste, b->res->n_waste, sizeof *b->res->waste, cmp_waste);
+  waste_to_cache(b);
 }
 
 /* ---- setup ---- */
