@@ -10,13 +10,19 @@ GEN="$TEST_DIR/t8000-gen-layout.py"
 FS="$TRASH/fs"
 export LADING_ROOT="$FS/store"
 
-# sets first_seen / last_used of an image (by name) in meta.db: the history the LRU order uses
+# sets first_seen / last_used of images (by tag) in meta.db: the history the LRU order uses.
+# Arguments: TAG:FIRST_SEEN:LAST_USED...
 set_times() {
-  d=$(lading df --format json | jq -r ".images[] | select(.names[0] == \"docker.io/img/$1:1\") | .id")
-  python3 - "$LADING_ROOT/meta.db" "$d" "$2" "$3" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-db.execute("UPDATE images SET first_seen=?, last_used=? WHERE digest=?", (int(sys.argv[3]), int(sys.argv[4]), sys.argv[2]))
+  python3 - "$LADING_ROOT" "$@" <<'PY'
+import json, os, sqlite3, sys
+root = sys.argv[1]
+index = json.load(open(os.path.join(root, "index.json")))
+by_name = {m["annotations"]["org.opencontainers.image.ref.name"]: m["digest"] for m in index["manifests"]}
+db = sqlite3.connect(os.path.join(root, "meta.db"))
+for arg in sys.argv[2:]:
+    tag, seen, used = arg.split(":")
+    db.execute("UPDATE images SET first_seen=?, last_used=? WHERE digest=?",
+               (int(seen), int(used), by_name["docker.io/img/%s:1" % tag]))
 db.commit()
 PY
 }
@@ -37,8 +43,7 @@ test_expect_success 'a 28 MiB tmpfs store filled with six images sharing a base'
 test_at_end "umount $FS"
 
 test_expect_success 'history: LRU order i1 < i3 = i2 (i3 first seen earlier) < i4 < i5 < i6; i1 pinned' '
-  set_times i1 1000 1100 && set_times i2 1000 2000 && set_times i3 900 2000 &&
-  set_times i4 1000 3000 && set_times i5 1000 4000 && set_times i6 1000 5000 &&
+  set_times i1:1000:1100 i2:1000:2000 i3:900:2000 i4:1000:3000 i5:1000:4000 i6:1000:5000 &&
   touch -d "-1 hour" "$LADING_ROOT"/blobs/sha256/* &&
   lading prune --pin img/i1:1 &&
   lading df --format json >df.json &&
@@ -86,7 +91,7 @@ test_expect_success 'min-age protects a just-copied image; max-age takes an old 
   lading copy -q oci:L:i2 img/i2:1 >/dev/null && lading copy -q oci:L:i3 img/i3:1 >/dev/null &&
   lading prune --all-unused --format json >young.json &&
   jq -e "(.victims | length) == 0 and ([.protected[].why] | unique) == [\"younger than min-age\"]" young.json &&
-  set_times i2 1000 1000 &&
+  set_times i2:1000:1000 &&
   touch -d "-1 hour" "$LADING_ROOT"/blobs/sha256/* &&
   lading prune --max-age 1h --min-age 0 --format json >old.json &&
   jq -e "[.victims[] | [.names[0], .reason]] == [[\"docker.io/img/i2:1\", \"max-age\"]]" old.json &&
