@@ -5,7 +5,7 @@
 # recently used images (ties by first seen), never the pinned or kept ones.
 . "$(dirname "$0")/lib.sh"
 require_root
-require_cmd python3 jq
+require_cmd python3 jq sqlite3
 GEN="$TEST_DIR/t8000-gen-layout.py"
 FS="$TRASH/fs"
 export LADING_ROOT="$FS/store"
@@ -13,18 +13,11 @@ export LADING_ROOT="$FS/store"
 # sets first_seen / last_used of images (by tag) in meta.db: the history the LRU order uses.
 # Arguments: TAG:FIRST_SEEN:LAST_USED...
 set_times() {
-  python3 - "$LADING_ROOT" "$@" <<'PY'
-import json, os, sqlite3, sys
-root = sys.argv[1]
-index = json.load(open(os.path.join(root, "index.json")))
-by_name = {m["annotations"]["org.opencontainers.image.ref.name"]: m["digest"] for m in index["manifests"]}
-db = sqlite3.connect(os.path.join(root, "meta.db"))
-for arg in sys.argv[2:]:
-    tag, seen, used = arg.split(":")
-    db.execute("UPDATE images SET first_seen=?, last_used=? WHERE digest=?",
-               (int(seen), int(used), by_name["docker.io/img/%s:1" % tag]))
-db.commit()
-PY
+  for arg in "$@"; do
+    IFS=: read -r tag seen used <<<"$arg"
+    d=$(jq -r ".manifests[] | select(.annotations.\"org.opencontainers.image.ref.name\" == \"docker.io/img/$tag:1\") | .digest" "$LADING_ROOT/index.json")
+    echo "UPDATE images SET first_seen=$seen, last_used=$used WHERE digest='$d';"
+  done | sqlite3 "$LADING_ROOT/meta.db"
 }
 names() { lading df --format json | jq -r '[.images[].names[0] | sub("docker.io/img/"; "") | sub(":1"; "")] | sort | join(" ")'; }
 

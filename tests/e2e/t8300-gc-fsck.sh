@@ -4,17 +4,23 @@
 # prune + gc racing a `lading copy` of an image that shares the layers being deleted, and kill -9
 # of gc mid-way. After each: fsck clean.
 . "$(dirname "$0")/lib.sh"
-require_cmd python3 jq
+require_cmd python3 jq sqlite3
 GEN="$TEST_DIR/t8000-gen-layout.py"
 L="$LADING_TEST_CACHE/disk-t8300-v2"
 B="$LADING_ROOT/blobs/sha256"
 names() { lading df --format json | jq -r '[.images[].names[0] | sub("docker.io/img/"; "") | sub(":1"; "")] | sort | join(" ")'; }
 digest_of() { lading df --format json | jq -r ".images[] | select(.names[0] == \"docker.io/img/$1:1\") | .id"; }
-flip_byte() { python3 - "$1" <<'PY'
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(1000); b = f.read(1); f.seek(1000); f.write(bytes([b[0] ^ 0xff]))
-PY
+# inverts the byte at offset 1000 of a file in place
+flip_byte() {
+  b=$(od -An -tu1 -j1000 -N1 "$1" | tr -d " ")
+  printf "\\$(printf %o $((b ^ 255)))" | dd of="$1" bs=1 seek=1000 conv=notrunc status=none
+}
+# writes N real (correctly named) blobs of random content into the store, not referenced
+young_blobs() {
+  for _ in $(seq "$1"); do
+    head -c 4096 /dev/urandom >"$LADING_ROOT/ingest/new" &&
+    mv "$LADING_ROOT/ingest/new" "$B/$(sha256sum "$LADING_ROOT/ingest/new" | cut -c1-64)" || return 1
+  done
 }
 age_all() { find "$B" -type f -exec touch -d "-1 hour" {} +; }
 # the shared base layer: the second largest blob of the layout (after the new image's own 4 MiB)
@@ -34,25 +40,9 @@ test_expect_success 'a store of four images sharing a base' '
 
 test_expect_success 'gc removes old unreferenced blobs, stale temps and uploads; keeps young ones and referrers' '
   a=$(digest_of a) &&
-  python3 "$GEN" --blobs "$LADING_ROOT" 20 4096 &&
-  python3 - "$LADING_ROOT" "$a" <<-PY &&
-	import hashlib, json, os, sys
-	root, subject = sys.argv[1], sys.argv[2]
-	def put(data):
-	    d = hashlib.sha256(data).hexdigest()
-	    open(os.path.join(root, "blobs/sha256", d), "wb").write(data)
-	    return "sha256:" + d, len(data)
-	cfg = put(b"{}")
-	size = os.path.getsize(os.path.join(root, "blobs/sha256", subject[7:]))
-	m = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-	  "artifactType": "application/vnd.example.sbom",
-	  "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": cfg[0], "size": cfg[1]},
-	  "layers": [{"mediaType": "application/vnd.oci.empty.v1+json", "digest": cfg[0], "size": cfg[1]}],
-	  "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject, "size": size}}).encode()
-	print(put(m)[0])
-	PY
+  python3 "$GEN" --blobs "$LADING_ROOT" 20 4096 --referrer "$a" &&
   age_all &&
-  python3 "$GEN" --blobs "$LADING_ROOT" 3 4096 &&
+  young_blobs 3 &&
   mkdir -p "$LADING_ROOT/uploads" &&
   echo old >"$LADING_ROOT/ingest/.ingest-old" && echo young >"$LADING_ROOT/ingest/.ingest-young" &&
   echo up >"$LADING_ROOT/uploads/abandoned" &&
@@ -101,10 +91,7 @@ test_expect_success 'fsck --repair moves bad blobs to quarantine/ and marks imag
 # grace lets prune and gc delete them while keeping the copy's temp files.
 test_expect_success 'prune and gc while a copy that shares their layers ingests: the new image is complete' '
   age_all &&
-  python3 - "$LADING_ROOT/meta.db" <<-PY &&
-	import sqlite3, sys
-	db = sqlite3.connect(sys.argv[1]); db.execute("UPDATE images SET first_seen=1000, last_used=1000"); db.commit()
-	PY
+  sqlite3 "$LADING_ROOT/meta.db" "UPDATE images SET first_seen=1000, last_used=1000" &&
   base=$(base_layer) && big=$(ls -S "$L/blobs/sha256" | head -1) &&
   mkdir -p L2/blobs/sha256 && cp "$L/oci-layout" "$L/index.json" L2/ &&
   for f in "$L"/blobs/sha256/*; do ln -s "$f" L2/blobs/sha256/; done &&
