@@ -72,6 +72,12 @@ test_expect_success '--layer N lists that layer: added, removed, modified with s
   grep -E "^  removed  +d +12\.8 kB  /root/example  \(2 files\)$" l9.txt
 '
 
+test_expect_success 'parallel layer reading gives the same report as one thread' '
+  lading analyze --format json --layer all -j 1 "$DOCKER_IMG" >j1.json &&
+  lading analyze --format json --layer all -j 4 "$DOCKER_IMG" >j4.json &&
+  cmp j1.json j4.json
+'
+
 test_expect_success '--layer beyond the last layer is a usage error' '
   expect_exit 2 lading analyze --layer 14 "$DOCKER_IMG" 2>err &&
   grep "the image has 14 layers" err
