@@ -34,6 +34,10 @@ typedef struct ld_transport_opts {
   const char *authfile; /* --authfile */
   int jobs;             /* parallel blobs (0: default 4) */
   bool quiet;
+  /* docker:// (registry_client.h): retries of failed requests (0: default 5, <0: none); upload
+   * chunk size (0: one streamed PUT per blob). */
+  int retries;
+  uint64_t chunk_size;
 } ld_transport_opts;
 
 struct ld_image_src {
@@ -45,6 +49,9 @@ struct ld_image_src {
   void (*close)(ld_image_src *s); /* frees s */
   char *name;                      /* the spec as given, for messages */
   void *ctx;
+  /* Optional: "domain/repo" of a registry source, so a destination on the same registry can
+   * mount blobs instead of copying them (NULL for other transports). */
+  const char *origin;
 };
 
 struct ld_image_dst {
@@ -62,6 +69,11 @@ struct ld_image_dst {
   bool single_image_only;
   char *name;
   void *ctx;
+  /* Optional (NULL: not supported): makes the blob appear by cross-repository mount from the
+   * source origin (ld_image_src.origin); *mounted false when the registry declined. */
+  int (*mount_blob)(ld_image_dst *d, const ld_descriptor *desc, const char *origin,
+                    bool *mounted, ld_error **err);
+  const char *origin; /* optional: "domain/repo" of a registry destination */
 };
 
 /* Parses a transport spec and opens it. */
@@ -94,13 +106,26 @@ typedef struct ld_copy_opts {
   bool all_platforms;
   bool quiet;
   int jobs;
+  /* Events, from worker threads (the callee serialises): "queued" (every blob, once, before
+   * any transfer: totals), "start" (a blob begins; done 0),
+   * "bytes" (done = bytes so far), "done", "skip" (already there), "mount" (cross-repository
+   * mount), "retry" (the blob starts over), "manifest" (d = a manifest written). */
   void (*progress)(void *arg, const char *event, const ld_descriptor *d, uint64_t done);
   void *progress_arg;
+  int retries;  /* attempts after the first for a failed blob (0: default 3, <0: none) */
+  int compress; /* ld_compression: 0 keep layers as they are; LD_COMP_GZIP / LD_COMP_ZSTD */
+  /* Optional memory of where blobs already are, across several copies into one registry
+   * (mirror): known_location gives an origin ("domain/repo") to mount a digest from, or NULL;
+   * record_location learns that the destination (dst->origin) now has it. */
+  const char *(*known_location)(void *arg, const char *digest);
+  void (*record_location)(void *arg, const char *digest, const char *origin);
+  void *location_arg;
 } ld_copy_opts;
 
 typedef struct ld_copy_result {
   char digest[LD_DIGEST_MAX]; /* top-level manifest digest written */
   uint64_t blobs_copied, blobs_skipped, bytes_copied;
+  uint64_t blobs_mounted, manifests; /* mounted across repositories; manifests written */
 } ld_copy_result;
 
 int ld_copy(ld_image_src *src, ld_image_dst *dst, const ld_copy_opts *o, ld_copy_result *res,

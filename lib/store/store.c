@@ -282,12 +282,8 @@ static int resolve_digest(const ld_store *s, const char *ref, ld_descriptor *out
   if (ambiguous) {
     rc = ld_err(err, LD_EUSAGE, "digest prefix %s matches several images", ref);
   } else if (hit) {
-    ld_descriptor_copy(out, hit);
-    out->annotations = NULL;
-    if (hit->annotations) {
-      out->annotations = json_deep_copy(hit->annotations);
-      json_object_del(out->annotations, LD_ANNOT_REF_NAME);
-    }
+    ld_descriptor_copy(out, hit); /* deep-copies annotations */
+    if (out->annotations) json_object_del(out->annotations, LD_ANNOT_REF_NAME);
   } else if (strlen(hex) == 64) {
     char *digest = ld_xasprintf("sha256:%s", hex);
     char *buf;

@@ -6,6 +6,7 @@
  * them, differing only in how the top-level name is resolved and recorded.
  */
 #include <string.h>
+#include "lading/disk.h"
 #include "lading/fs.h"
 #include "lading/json.h"
 #include "lading/layout.h"
@@ -138,7 +139,9 @@ int ld_store_src_open(ld_store *st, const char *ref, ld_image_src **out, ld_erro
 
 static int dst_has_blob(ld_image_dst *d, const ld_descriptor *desc, bool *has, ld_error **err) {
   layout_ctx *c = d->ctx;
-  *has = ld_layout_has_blob(&c->layout, desc->digest);
+  /* the store: "present" also holds the blob against a concurrent gc/prune (lib/disk/gc.c) */
+  *has = c->store ? ld_disk_hold_blob(c->store, desc->digest)
+                  : ld_layout_has_blob(&c->layout, desc->digest);
   return 0;
 }
 

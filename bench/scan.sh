@@ -1,0 +1,50 @@
+#!/bin/bash
+# bench/scan.sh: lading scan on the real Debian 12 image (tests/e2e/lib.sh debian_base_layout).
+#
+#   1. first scan (warm advisory db, no layer cache) vs decompressing the image's layer with
+#      igzip -dc (the floor for anything that must read the layer): target <= 1.2x
+#   2. a second image sharing that base (one extra small layer) vs the first scan: target <= 0.2x
+#   3. peak RSS of the first scan vs that of scanning a tiny Alpine image: memory flat in size
+# Medians of RUNS runs (default 5). Prints "name: ours X, peer Y, ratio Z".
+set -eu
+RUNS=${RUNS:-5}
+here=$(cd "$(dirname "$0")/.." && pwd)
+: "${LADING:=$here/build/lading}"
+. "$here/tests/e2e/lib.sh" >/dev/null
+. "$FIXTURES/scan/images.sh"
+cd "$TRASH"
+lading() { "$LADING" "$@"; }
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+now() { date +%s.%N; }
+elapsed() { echo "$(now) - $1" | bc; }
+
+ln -s "$(debian_scan_layout)" deb
+alpine_rootfs alp-root && new_layout alp 1 && add_layer alp 1 alp-root
+import_fixtures
+adv=$LADING_ROOT/advisories.db
+m=$(jq -r '.manifests[] | select(.annotations."org.opencontainers.image.ref.name" == "bookworm") | .digest' deb/index.json | cut -d: -f2)
+layer=deb/blobs/sha256/$(jq -r '.layers[0].digest' deb/blobs/sha256/$m | cut -d: -f2)
+size=$(stat -c %s "$layer")
+cat "$layer" >/dev/null # page cache warm for both sides
+
+: >igzip.t; : >first.t; : >second.t
+for i in $(seq "$RUNS"); do
+  t=$(now); igzip -dc "$layer" >/dev/null; elapsed "$t" >>igzip.t
+  rm -rf store2
+  t=$(now); LADING_ROOT=$TRASH/store2 lading scan --db "$adv" --format json oci:deb:bookworm >first.json; elapsed "$t" >>first.t
+  t=$(now); LADING_ROOT=$TRASH/store2 lading scan --db "$adv" --format json oci:deb:vuln >second.json; elapsed "$t" >>second.t
+done
+jq -e '.scan.layers_read == 1 and .scan.layers_cached == 1' second.json >/dev/null ||
+  { echo "second scan did not use the layer cache" >&2; exit 1; }
+ig=$(median <igzip.t); first=$(median <first.t); second=$(median <second.t)
+printf "scan-vs-decompress: ours %.3fs, peer (igzip -dc of the %d MB layer) %.3fs, ratio %.2f\n" \
+  "$first" $((size / 1000000)) "$ig" "$(echo "$first / $ig" | bc -l)"
+printf "scan-shared-base: ours (second image) %.3fs, peer (first scan) %.3fs, ratio %.2f\n" \
+  "$second" "$first" "$(echo "$second / $first" | bc -l)"
+
+rss_big=$( { /usr/bin/time -f %M "$LADING" scan --no-cache --db "$adv" --format json oci:deb:bookworm >/dev/null; } 2>&1 | tail -1)
+rss_small=$( { /usr/bin/time -f %M "$LADING" scan --no-cache --db "$adv" --format json oci:alp:1 >/dev/null; } 2>&1 | tail -1)
+usize=$(jq .scan.bytes_read first.json)
+printf "scan-peak-rss: ours (Debian, %d MB uncompressed) %d KB, peer (Alpine, 3 packages) %d KB, ratio %.2f\n" \
+  $((usize / 1000000)) "$rss_big" "$rss_small" "$(echo "$rss_big / $rss_small" | bc -l)"

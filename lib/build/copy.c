@@ -1,0 +1,354 @@
+/* COPY and ADD: resolving sources, hashing them for the cache, copying them into the new layer.
+ *
+ * Sources are paths relative to the context (or to another stage's root for --from). A source
+ * with a ".." component is refused ("escapes the build context"); the rest is opened with
+ * ld_open_in_root, so a symlink in the context cannot lead outside it either. Wildcards are
+ * allowed in the last component. Files the .dockerignore excludes do not exist for the build:
+ * naming one is the same "not found" error as naming a missing file.
+ *
+ * The digest that keys the cache covers, in sorted order, each file's relative path, type, mode,
+ * size and content (link targets for symlinks): everything that can change the layer. Owners and
+ * times are not in it: COPY writes 0:0 (or --chown) and the layer writer normalises times when
+ * asked.
+ *
+ * The copy writes into the merged overlay root with *at() calls relative to directory fds that
+ * were opened inside the root, keeping modes and mtimes and setting the owner.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "internal.h"
+#include "lading/fs.h"
+#include "lading/layer.h"
+#include "lading/unpack.h"
+#include "lading/util.h"
+
+typedef struct {
+  char *rel;     /* path relative to src_root */
+  bool wildcard; /* came from a pattern */
+} match;
+
+typedef struct {
+  match *m;
+  size_t n;
+} matches;
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *) a, *(char *const *) b); }
+
+static char **sorted_names(int dfd, size_t *n) {
+  int fd = dup(dfd);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  char **v = NULL;
+  *n = 0;
+  if (!d) {
+    if (fd >= 0) close(fd);
+    return NULL;
+  }
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    v = ld_xrealloc(v, (*n + 1) * sizeof *v);
+    v[(*n)++] = ld_xstrdup(de->d_name);
+  }
+  closedir(d);
+  if (*n) qsort(v, *n, sizeof *v, cmp_str);
+  return v;
+}
+
+static bool ignored(const bx_copy *c, const char *rel) { return c->ignore && *rel && ld_ignore_match(c->ignore, rel); }
+
+static int resolve(const bx_copy *c, int root, matches *out, ld_error **err) {
+  *out = (matches){0};
+  for (size_t i = 0; i < c->n_srcs; i++) {
+    char *clean;
+    ld_error *e2 = NULL;
+    if (ld_path_clean(c->srcs[i], true, &clean, &e2) < 0) {
+      ld_error_free(e2);
+      return ld_err(err, EPERM, "%s: source %s escapes the build context", c->what, c->srcs[i]);
+    }
+    const char *slash = strrchr(clean, '/');
+    const char *base = slash ? slash + 1 : clean;
+    if (strpbrk(base, "*?[")) {
+      char *dir = slash ? ld_xstrndup(clean, (size_t) (slash - clean)) : ld_xstrdup("");
+      int dfd = ld_open_in_root(root, *dir ? dir : ".", O_RDONLY | O_DIRECTORY, 0, NULL);
+      size_t n = 0;
+      char **names = dfd >= 0 ? sorted_names(dfd, &n) : NULL;
+      size_t before = out->n;
+      for (size_t k = 0; k < n; k++) {
+        char *rel = *dir ? ld_xasprintf("%s/%s", dir, names[k]) : ld_xstrdup(names[k]);
+        if (fnmatch(base, names[k], FNM_PERIOD) == 0 && !ignored(c, rel)) {
+          out->m = ld_xrealloc(out->m, (out->n + 1) * sizeof *out->m);
+          out->m[out->n++] = (match){rel, true};
+        } else {
+          free(rel);
+        }
+      }
+      ld_strv_free(names, n);
+      if (dfd >= 0) close(dfd);
+      free(dir);
+      if (out->n == before) {
+        int r = ld_err(err, ENOENT, "%s: no source files were specified by %s (nothing matches, or all excluded by .dockerignore)", c->what, c->srcs[i]);
+        free(clean);
+        return r;
+      }
+      free(clean);
+      continue;
+    }
+    int fd = ld_open_in_root(root, *clean ? clean : ".", O_PATH, 0, NULL);
+    if (fd < 0 || ignored(c, clean)) {
+      if (fd >= 0) close(fd);
+      int r = ld_err(err, ENOENT, "%s: %s: file not found in build context or excluded by .dockerignore",
+                     c->what, c->srcs[i]);
+      free(clean);
+      return r;
+    }
+    close(fd);
+    out->m = ld_xrealloc(out->m, (out->n + 1) * sizeof *out->m);
+    out->m[out->n++] = (match){clean, false};
+  }
+  return 0;
+}
+
+static void matches_free(matches *m) {
+  for (size_t i = 0; i < m->n; i++) free(m->m[i].rel);
+  free(m->m);
+}
+
+/* ---- digest ---- */
+
+static int hash_tree(const bx_copy *c, ld_hasher *h, int root, const char *rel, ld_error **err);
+
+static int hash_entry(const bx_copy *c, ld_hasher *h, int root, const char *rel, bool top, ld_error **err) {
+  struct stat st;
+  int fd = ld_open_in_root(root, *rel ? rel : ".", top ? O_PATH : O_PATH | O_NOFOLLOW, 0, err);
+  if (fd < 0) return -1;
+  if (fstat(fd, &st) < 0) { close(fd); return ld_err_sys(err, errno, "stat %s", rel); }
+  char hdr[128];
+  snprintf(hdr, sizeof hdr, "%o %lld ", st.st_mode, S_ISDIR(st.st_mode) ? 0LL : (long long) st.st_size);
+  ld_hasher_update(h, rel, strlen(rel) + 1);
+  ld_hasher_update(h, hdr, strlen(hdr));
+  int r = 0;
+  if (S_ISLNK(st.st_mode)) {
+    char t[PATH_MAX];
+    ssize_t n = readlinkat(fd, "", t, sizeof t);
+    if (n > 0) ld_hasher_update(h, t, (size_t) n);
+  } else if (S_ISREG(st.st_mode)) {
+    int rfd = ld_open_in_root(root, rel, O_RDONLY, 0, err);
+    if (rfd < 0) r = -1;
+    static __thread char buf[1 << 16];
+    ssize_t n;
+    while (rfd >= 0 && (n = read(rfd, buf, sizeof buf)) > 0) ld_hasher_update(h, buf, (size_t) n);
+    if (rfd >= 0) close(rfd);
+  } else if (S_ISDIR(st.st_mode)) {
+    r = hash_tree(c, h, root, rel, err);
+  }
+  close(fd);
+  return r;
+}
+
+static int hash_tree(const bx_copy *c, ld_hasher *h, int root, const char *rel, ld_error **err) {
+  int dfd = ld_open_in_root(root, *rel ? rel : ".", O_RDONLY | O_DIRECTORY, 0, err);
+  if (dfd < 0) return -1;
+  size_t n;
+  char **names = sorted_names(dfd, &n);
+  close(dfd);
+  int r = 0;
+  for (size_t i = 0; i < n && r == 0; i++) {
+    char *child = *rel ? ld_xasprintf("%s/%s", rel, names[i]) : ld_xstrdup(names[i]);
+    if (!ignored(c, child)) r = hash_entry(c, h, root, child, false, err);
+    free(child);
+  }
+  ld_strv_free(names, n);
+  return r;
+}
+
+int bx_copy_digest(const bx_copy *c, char out[LD_DIGEST_MAX], ld_error **err) {
+  ld_hasher *h = ld_hasher_new(LD_SHA256);
+  if (c->heredoc_name) {
+    ld_hasher_update(h, c->heredoc_content, strlen(c->heredoc_content));
+    ld_hasher_final(h, out);
+    ld_hasher_free(h);
+    return 0;
+  }
+  int root = open(c->src_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) {
+    ld_hasher_free(h);
+    return ld_err_sys(err, errno, "open %s", c->src_root);
+  }
+  matches m;
+  int r = resolve(c, root, &m, err);
+  for (size_t i = 0; r == 0 && i < m.n; i++) r = hash_entry(c, h, root, m.m[i].rel, true, err);
+  matches_free(&m);
+  close(root);
+  ld_hasher_final(h, out);
+  ld_hasher_free(h);
+  return r;
+}
+
+/* ---- copy ---- */
+
+static void set_meta(const bx_copy *c, int fd, const struct stat *st) {
+  if (fchown(fd, c->uid < 0 ? 0 : (uid_t) c->uid, c->gid < 0 ? 0 : (gid_t) c->gid) < 0) {}
+  fchmod(fd, c->chmod >= 0 ? (mode_t) c->chmod : st->st_mode & 07777);
+  struct timespec ts[2] = {st->st_mtim, st->st_mtim};
+  futimens(fd, ts);
+}
+
+static int copy_file(const bx_copy *c, int sfd, const struct stat *st, int ddir, const char *name, ld_error **err) {
+  unlinkat(ddir, name, 0);
+  int dfd = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (dfd < 0) return ld_err_sys(err, errno, "%s: create %s", c->what, name);
+  off_t left = st->st_size;
+  int r = 0;
+  while (left > 0) {
+    ssize_t n = sendfile(dfd, sfd, NULL, (size_t) (left > (1 << 30) ? (1 << 30) : left));
+    if (n <= 0) { r = ld_err_sys(err, n < 0 ? errno : EIO, "%s: copy %s", c->what, name); break; }
+    left -= n;
+  }
+  if (r == 0) set_meta(c, dfd, st);
+  close(dfd);
+  return r;
+}
+
+static int copy_dir_contents(const bx_copy *c, int sroot, const char *srel, int ddir, ld_error **err);
+
+static int copy_entry(const bx_copy *c, int sroot, const char *srel, bool top, int ddir, const char *name,
+                      ld_error **err) {
+  int fd = ld_open_in_root(sroot, *srel ? srel : ".", O_PATH | (top ? 0 : O_NOFOLLOW), 0, err);
+  if (fd < 0) return -1;
+  struct stat st;
+  int r = 0;
+  if (fstat(fd, &st) < 0) r = ld_err_sys(err, errno, "stat %s", srel);
+  else if (S_ISLNK(st.st_mode)) {
+    char t[PATH_MAX];
+    ssize_t n = readlinkat(fd, "", t, sizeof t - 1);
+    if (n < 0) r = ld_err_sys(err, errno, "readlink %s", srel);
+    else {
+      t[n] = 0;
+      unlinkat(ddir, name, 0);
+      if (symlinkat(t, ddir, name) < 0) r = ld_err_sys(err, errno, "%s: symlink %s", c->what, name);
+      else fchownat(ddir, name, c->uid < 0 ? 0 : (uid_t) c->uid, c->gid < 0 ? 0 : (gid_t) c->gid, AT_SYMLINK_NOFOLLOW);
+    }
+  } else if (S_ISREG(st.st_mode)) {
+    int rfd = ld_open_in_root(sroot, srel, O_RDONLY, 0, err);
+    if (rfd < 0) r = -1;
+    else {
+      r = copy_file(c, rfd, &st, ddir, name, err);
+      close(rfd);
+    }
+  } else if (S_ISDIR(st.st_mode)) {
+    if (mkdirat(ddir, name, 0755) < 0 && errno != EEXIST) r = ld_err_sys(err, errno, "%s: mkdir %s", c->what, name);
+    int sub = r == 0 ? openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (r == 0 && sub < 0) r = ld_err_sys(err, errno, "%s: open %s", c->what, name);
+    if (r == 0) r = copy_dir_contents(c, sroot, srel, sub, err);
+    if (r == 0) set_meta(c, sub, &st);
+    if (sub >= 0) close(sub);
+  }
+  close(fd);
+  return r;
+}
+
+static int copy_dir_contents(const bx_copy *c, int sroot, const char *srel, int ddir, ld_error **err) {
+  int dfd = ld_open_in_root(sroot, *srel ? srel : ".", O_RDONLY | O_DIRECTORY, 0, err);
+  if (dfd < 0) return -1;
+  size_t n;
+  char **names = sorted_names(dfd, &n);
+  close(dfd);
+  int r = 0;
+  for (size_t i = 0; i < n && r == 0; i++) {
+    char *child = *srel ? ld_xasprintf("%s/%s", srel, names[i]) : ld_xstrdup(names[i]);
+    if (!ignored(c, child)) r = copy_entry(c, sroot, child, false, ddir, names[i], err);
+    free(child);
+  }
+  ld_strv_free(names, n);
+  return r;
+}
+
+static bool is_local_archive(const char *name) {
+  return ld_str_has_suffix(name, ".tar") || ld_str_has_suffix(name, ".tar.gz") ||
+         ld_str_has_suffix(name, ".tgz") || ld_str_has_suffix(name, ".tar.zst");
+}
+
+static int extract(const bx_copy *c, int sroot, const char *rel, int ddir, ld_error **err) {
+  int fd = ld_open_in_root(sroot, rel, O_RDONLY, 0, err);
+  if (fd < 0) return -1;
+  ld_layer_reader *l;
+  char *what = ld_xasprintf("%s: archive %s", c->what, rel);
+  int r = ld_layer_open(ld_reader_from_fd(fd, true), NULL, NULL, what, &l, err);
+  if (r == 0) {
+    r = ld_layer_unpack(l, ddir, LD_UNPACK_APPLY, NULL, err);
+    ld_layer_close(l);
+  }
+  free(what);
+  return r;
+}
+
+static int write_heredoc(const bx_copy *c, int root, ld_error **err) {
+  bool dir = ld_str_has_suffix(c->dest, "/");
+  char *path = dir ? ld_xasprintf("%s%s", c->dest, c->heredoc_name) : ld_xstrdup(c->dest);
+  char *slash = strrchr(path, '/');
+  *slash = 0;
+  int ddir = bx_mkdir_in_root(root, *path ? path : "/", 0755, err);
+  int r = -1;
+  if (ddir >= 0) {
+    unlinkat(ddir, slash + 1, 0);
+    int fd = openat(ddir, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) r = ld_err_sys(err, errno, "%s: create %s", c->what, c->dest);
+    else {
+      r = ld_write_all(fd, c->heredoc_content, strlen(c->heredoc_content)) < 0 ? ld_err_sys(err, errno, "write") : 0;
+      struct stat st = {.st_mode = 0644};
+      clock_gettime(CLOCK_REALTIME, &st.st_mtim);
+      set_meta(c, fd, &st);
+      close(fd);
+    }
+    close(ddir);
+  }
+  free(path);
+  return r;
+}
+
+int bx_copy_into(const bx_copy *c, int root, ld_error **err) {
+  if (c->heredoc_name) return write_heredoc(c, root, err);
+  int sroot = open(c->src_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (sroot < 0) return ld_err_sys(err, errno, "open %s", c->src_root);
+  matches m;
+  int r = resolve(c, sroot, &m, err);
+  bool dest_dir = c->dest_is_dir || m.n > 1 || (m.n && m.m[0].wildcard);
+  if (r == 0 && !dest_dir) { /* an existing directory at dest is a directory destination */
+    int fd = ld_open_in_root(root, c->dest, O_RDONLY | O_DIRECTORY, 0, NULL);
+    if (fd >= 0) { dest_dir = true; close(fd); }
+  }
+  for (size_t i = 0; r == 0 && i < m.n; i++) {
+    const char *rel = m.m[i].rel;
+    struct stat st;
+    int pfd = ld_open_in_root(sroot, *rel ? rel : ".", O_PATH, 0, err);
+    if (pfd < 0 || fstat(pfd, &st) < 0) { if (pfd >= 0) close(pfd); r = -1; break; }
+    close(pfd);
+    const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+    if (S_ISDIR(st.st_mode) || (c->extract_archives && is_local_archive(rel))) {
+      int ddir = bx_mkdir_in_root(root, c->dest, 0755, err);
+      if (ddir < 0) { r = -1; break; }
+      r = S_ISDIR(st.st_mode) ? copy_dir_contents(c, sroot, rel, ddir, err) : extract(c, sroot, rel, ddir, err);
+      close(ddir);
+    } else {
+      char *target = dest_dir ? ld_xasprintf("%s/%s", c->dest, base) : ld_xstrdup(c->dest);
+      char *slash = strrchr(target, '/');
+      *slash = 0;
+      int ddir = bx_mkdir_in_root(root, *target ? target : "/", 0755, err);
+      if (ddir < 0) r = -1;
+      else {
+        r = copy_entry(c, sroot, rel, true, ddir, slash + 1, err);
+        close(ddir);
+      }
+      free(target);
+    }
+  }
+  matches_free(&m);
+  close(sroot);
+  return r;
+}

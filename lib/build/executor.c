@@ -1,0 +1,1243 @@
+/* The build executor: stages, steps, the layer cache, the image written to the store.
+ *
+ * A stage's state is a list of layers, the image config's "config" object (Env, User, Cmd...),
+ * the history, the stage's ARG values and a cache key. Stages run in file order; only the
+ * target stage and the stages it needs (FROM stage, COPY --from=stage) are built.
+ *
+ * Every step gets a key: sha256(previous key, what the step does after substitution, and for
+ * COPY/ADD the content digest of its sources). The base key is the base image's manifest digest
+ * (or "scratch", or the key of the stage it builds on). A cache entry (build-cache/steps/<key>)
+ * records the step's creation time and, for RUN/COPY/ADD, the layer it made (blob digest,
+ * diff_id, size). A hit whose blob is still in the store is reused without touching the file
+ * system; a rebuild with nothing changed therefore only hashes the COPY sources. --no-cache
+ * ignores entries (and rewrites them).
+ *
+ * Layers as directories: every layer is also kept unpacked under build-cache/layers/<diff_id>
+ * in overlayfs form (whiteouts as 0:0 devices), so a RUN mounts lower layers as they are, and the
+ * upper directory of a finished step simply moves there. A layer only in the store (a base image,
+ * or after the unpacked copy was removed) is unpacked the first time a RUN or COPY needs it.
+ *
+ * Reproducibility: with --timestamp / SOURCE_DATE_EPOCH, history, config and every tar entry get
+ * that time; tar entries are sorted and gzip is deterministic (layer_write.h). Without it, a
+ * rebuild from cache still gives the same digest: the creation times come from the cache.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "internal.h"
+#include "lading/fs.h"
+#include "lading/json.h"
+#include "lading/layer.h"
+#include "lading/layer_write.h"
+#include "lading/log.h"
+#include "lading/manifest.h"
+#include "lading/transport.h"
+#include "lading/unpack.h"
+#include "lading/util.h"
+
+typedef struct {
+  char digest[LD_DIGEST_MAX], diff_id[LD_DIGEST_MAX];
+  int64_t size;
+  char *media_type;
+  int line;          /* Dockerfile line that made it; 0 for base layers */
+  char *created_by;
+} bl_layer;
+
+typedef struct {
+  char **k, **v;
+  size_t n;
+} kvlist;
+
+typedef struct {
+  bl_layer *layers;
+  size_t n_layers;
+  json_t *cfg;     /* the config's "config" object */
+  json_t *history;
+  char *os, *arch;
+  char key[LD_DIGEST_MAX];
+  kvlist args;
+  char *base_name, *base_digest;
+  bool built;
+  char *squash_upper;
+  bool cmd_set;
+} bl_stage;
+
+typedef struct {
+  ld_store *store;
+  const ld_build_opts *o;
+  ld_dockerfile *df;
+  ld_ignore *ig;
+  char *context, *cache, *tmp, *empty, *hosts;
+  bl_stage *stages;
+  kvlist meta_args, build_args;
+  size_t step, total;
+  ld_build_result *res;
+  int target;
+} builder;
+
+/* ---- small helpers ---- */
+
+static void kv_set(kvlist *l, const char *k, const char *v) {
+  for (size_t i = 0; i < l->n; i++)
+    if (!strcmp(l->k[i], k)) {
+      free(l->v[i]);
+      l->v[i] = v ? ld_xstrdup(v) : NULL;
+      return;
+    }
+  l->k = ld_xrealloc(l->k, (l->n + 1) * sizeof *l->k);
+  l->v = ld_xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+  l->k[l->n] = ld_xstrdup(k);
+  l->v[l->n++] = v ? ld_xstrdup(v) : NULL;
+}
+
+static bool kv_has(const kvlist *l, const char *k, const char **v) {
+  for (size_t i = 0; i < l->n; i++)
+    if (!strcmp(l->k[i], k)) {
+      if (v) *v = l->v[i];
+      return true;
+    }
+  return false;
+}
+
+static void kv_free(kvlist *l) {
+  ld_strv_free(l->k, l->n);
+  ld_strv_free(l->v, l->n);
+  *l = (kvlist){0};
+}
+
+static const char *env_get(json_t *cfg, const char *name) {
+  json_t *env = json_object_get(cfg, "Env");
+  size_t i, n = strlen(name);
+  json_t *v;
+  json_array_foreach(env, i, v) {
+    const char *s = json_string_value(v);
+    if (s && !strncmp(s, name, n) && s[n] == '=') return s + n + 1;
+  }
+  return NULL;
+}
+
+static void env_set(json_t *cfg, const char *name, const char *value) {
+  json_t *env = json_object_get(cfg, "Env");
+  if (!env) {
+    env = json_array();
+    json_object_set_new(cfg, "Env", env);
+  }
+  char *kv = ld_xasprintf("%s=%s", name, value);
+  size_t i, n = strlen(name);
+  json_t *v;
+  json_array_foreach(env, i, v) {
+    const char *s = json_string_value(v);
+    if (s && !strncmp(s, name, n) && s[n] == '=') {
+      json_array_set_new(env, i, json_string(kv));
+      free(kv);
+      return;
+    }
+  }
+  json_array_append_new(env, json_string(kv));
+  free(kv);
+}
+
+static json_t *obj_child(json_t *cfg, const char *key) {
+  json_t *o = json_object_get(cfg, key);
+  if (!json_is_object(o)) {
+    o = json_object();
+    json_object_set_new(cfg, key, o);
+  }
+  return o;
+}
+
+static const char *stage_lookup(void *arg, const char *name) {
+  bl_stage *s = arg;
+  const char *v = env_get(s->cfg, name);
+  if (v) return v;
+  if (kv_has(&s->args, name, &v)) return v;
+  return NULL;
+}
+
+static const char *meta_lookup(void *arg, const char *name) {
+  const char *v = NULL;
+  kv_has(arg, name, &v);
+  return v;
+}
+
+static int expand(builder *b, bl_stage *s, const ld_df_instr *in, const char *word, char **out, ld_error **err) {
+  int r = s ? ld_df_expand(word, b->df->escape, stage_lookup, s, out, err)
+            : ld_df_expand(word, b->df->escape, meta_lookup, &b->meta_args, out, err);
+  if (r < 0) ld_error_wrap(err, "%s:%d", b->df->path, in->line);
+  return r;
+}
+
+static void key_next(char key[LD_DIGEST_MAX], const char *desc) {
+  ld_hasher *h = ld_hasher_new(LD_SHA256);
+  ld_hasher_update(h, key, strlen(key));
+  ld_hasher_update(h, "\n", 1);
+  ld_hasher_update(h, desc, strlen(desc));
+  ld_hasher_final(h, key);
+  ld_hasher_free(h);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static char *created_now(builder *b) {
+  char buf[40];
+  return ld_xstrdup(ld_time_rfc3339(b->o->timestamp >= 0 ? b->o->timestamp : ld_now(), buf, sizeof buf));
+}
+
+static char *short_text(const char *s, size_t max) {
+  size_t n = strlen(s);
+  if (n <= max) return ld_xstrdup(s);
+  return ld_xasprintf("%.*s…", (int) max, s);
+}
+
+static void progress(builder *b, const ld_df_instr *in, const char *status, double secs) {
+  if (b->o->quiet) return;
+  char *t = short_text(in->original, 60);
+  fprintf(stderr, "STEP %zu/%zu line %d: %s [%s %.2fs]\n", b->step, b->total, in->line, t, status, secs);
+  free(t);
+}
+
+static void add_history(bl_stage *s, const char *created, const char *created_by, bool empty) {
+  json_t *h = json_pack("{s:s, s:s}", "created", created, "created_by", created_by);
+  if (empty) json_object_set_new(h, "empty_layer", json_true());
+  json_array_append_new(s->history, h);
+}
+
+static void stage_clear(bl_stage *s) {
+  for (size_t i = 0; i < s->n_layers; i++) {
+    free(s->layers[i].media_type);
+    free(s->layers[i].created_by);
+  }
+  free(s->layers);
+  if (s->cfg) json_decref(s->cfg);
+  if (s->history) json_decref(s->history);
+  free(s->os);
+  free(s->arch);
+  kv_free(&s->args);
+  free(s->base_name);
+  free(s->base_digest);
+  free(s->squash_upper);
+  memset(s, 0, sizeof *s);
+}
+
+static void add_layer(bl_stage *s, const bl_layer *l) {
+  s->layers = ld_xrealloc(s->layers, (s->n_layers + 1) * sizeof *s->layers);
+  bl_layer *d = &s->layers[s->n_layers++];
+  *d = *l;
+  d->media_type = ld_xstrdup(l->media_type);
+  d->created_by = l->created_by ? ld_xstrdup(l->created_by) : NULL;
+}
+
+/* ---- layer directories ---- */
+
+static char *layer_dir(builder *b, const char *diff_id) {
+  return ld_xasprintf("%s/layers/%s", b->cache, ld_digest_hex(diff_id));
+}
+
+static int ensure_layer_dir(builder *b, const bl_layer *l, ld_error **err) {
+  char *dir = layer_dir(b, l->diff_id);
+  if (ld_path_exists(dir)) { free(dir); return 0; }
+  char *tmp = ld_xasprintf("%s/unpack-XXXXXX", b->tmp);
+  int r = mkdtemp(tmp) ? 0 : ld_err_sys(err, errno, "mkdtemp %s", tmp);
+  ld_reader *blob = NULL;
+  ld_layer_reader *lr = NULL;
+  char what[200];
+  char sd[24];
+  snprintf(what, sizeof what, "layer %s", ld_digest_short(l->digest, sd));
+  if (r == 0) r = ld_store_open_blob(b->store, l->digest, &blob, err);
+  if (r == 0) r = ld_layer_open(blob, l->media_type, l->digest, what, &lr, err);
+  int rootfd = r == 0 ? open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  if (r == 0) r = ld_layer_unpack(lr, rootfd, LD_UNPACK_OVERLAY, NULL, err);
+  if (rootfd >= 0) close(rootfd);
+  char diff[LD_DIGEST_MAX];
+  if (r == 0) r = ld_layer_finish(lr, diff, NULL, err);
+  if (r == 0 && strcmp(diff, l->diff_id))
+    r = ld_err(err, LD_EDIGEST, "%s: diff_id is %s, the image config says %s", what, diff, l->diff_id);
+  if (lr) ld_layer_close(lr);
+  if (r == 0 && rename(tmp, dir) < 0 && errno != ENOTEMPTY && errno != EEXIST)
+    r = ld_err_sys(err, errno, "rename %s", dir);
+  if (ld_path_exists(tmp)) ld_rm_rf(tmp, NULL);
+  free(tmp);
+  free(dir);
+  return r;
+}
+
+/* Lower dirs of a stage, top first. */
+static int lowers(builder *b, bl_stage *s, char ***out, size_t *n, ld_error **err) {
+  *out = ld_xcalloc(s->n_layers + 1, sizeof **out);
+  *n = 0;
+  for (size_t i = s->n_layers; i-- > 0;) {
+    if (ensure_layer_dir(b, &s->layers[i], err) < 0) return -1;
+    (*out)[(*n)++] = layer_dir(b, s->layers[i].diff_id);
+  }
+  return 0;
+}
+
+/* ---- the cache ---- */
+
+static char *entry_path(builder *b, const char *key) { return ld_xasprintf("%s/steps/%s", b->cache, ld_digest_hex(key)); }
+
+static json_t *cache_get(builder *b, const char *key) {
+  if (b->o->no_cache) return NULL;
+  char *p = entry_path(b, key);
+  char *buf = NULL;
+  size_t len;
+  json_t *j = NULL;
+  if (ld_read_file(p, 1 << 20, &buf, &len, NULL) == 0) ld_json_parse(buf, len, p, &j, NULL);
+  free(buf);
+  free(p);
+  json_t *layer = j ? json_object_get(j, "layer") : NULL;
+  if (layer && json_is_object(layer) && !ld_store_has_blob(b->store, ld_json_str(layer, "digest"))) {
+    json_decref(j);
+    return NULL;
+  }
+  return j;
+}
+
+static void cache_put(builder *b, const char *key, const char *created, const bl_layer *l) {
+  json_t *j = json_pack("{s:s}", "created", created);
+  if (l)
+    json_object_set_new(j, "layer", json_pack("{s:s, s:s, s:I, s:s}", "digest", l->digest, "diff_id", l->diff_id,
+                                              "size", (json_int_t) l->size, "media_type", l->media_type));
+  char *s = ld_json_dump_compact(j);
+  char *p = entry_path(b, key);
+  ld_atomic_write(p, s, strlen(s), 0644, NULL);
+  free(p);
+  free(s);
+  json_decref(j);
+}
+
+/* ---- FROM ---- */
+
+static int load_image(builder *b, bl_stage *s, const char *ref, ld_error **err) {
+  ld_image_src *src = NULL;
+  ld_transport_opts to = {.store = b->store, .quiet = b->o->quiet};
+  const char *name = ref;
+  char *stored = NULL;
+  if (ld_str_has_prefix(ref, "docker://") || ld_str_has_prefix(ref, "oci:") ||
+      ld_str_has_prefix(ref, "oci-archive:") || ld_str_has_prefix(ref, "docker-archive:")) {
+    /* Bring it into the store first: every blob the result references must be there. */
+    ld_image_dst *dst = NULL;
+    ld_copy_result cr;
+    ld_platform host;
+    ld_platform_host(&host);
+    ld_copy_opts co = {.platform = &host, .quiet = b->o->quiet};
+    stored = ld_str_has_prefix(ref, "docker://") ? ld_xstrdup(ref + 9) : ld_xasprintf("localhost/lading-base:%ld", (long) getpid());
+    int r = ld_image_src_open(ref, &to, &src, err);
+    if (r == 0) r = ld_store_dst_open(b->store, stored, &dst, err);
+    if (r == 0) r = ld_copy(src, dst, &co, &cr, err);
+    if (dst) ld_image_dst_close(dst);
+    if (src) ld_image_src_close(src);
+    ld_platform_clear(&host);
+    src = NULL;
+    if (r < 0) { free(stored); return ld_error_wrap(err, "FROM %s", ref); }
+    name = stored;
+  }
+  ld_image img;
+  int r = ld_store_src_open(b->store, name, &src, err);
+  if (r == 0) r = ld_image_load(src, NULL, &img, err);
+  if (src) ld_image_src_close(src);
+  if (r < 0) {
+    free(stored);
+    return ld_error_wrap(err, "FROM %s", ref);
+  }
+  if (img.config.n_diff_ids != img.manifest.n_layers) {
+    r = ld_err(err, LD_EFORMAT, "FROM %s: %zu layers but %zu diff_ids", ref, img.manifest.n_layers, img.config.n_diff_ids);
+  }
+  for (size_t i = 0; r == 0 && i < img.manifest.n_layers; i++) {
+    bl_layer l = {.size = img.manifest.layers[i].size, .media_type = img.manifest.layers[i].media_type};
+    snprintf(l.digest, sizeof l.digest, "%s", img.manifest.layers[i].digest);
+    snprintf(l.diff_id, sizeof l.diff_id, "%s", img.config.diff_ids[i]);
+    add_layer(s, &l);
+  }
+  if (r == 0) {
+    json_t *c = json_object_get(img.config.root, "config");
+    s->cfg = json_is_object(c) ? json_deep_copy(c) : json_object();
+    json_t *h = json_object_get(img.config.root, "history");
+    s->history = json_is_array(h) ? json_deep_copy(h) : json_array();
+    s->os = ld_xstrdup(img.config.os ? img.config.os : "linux");
+    s->arch = ld_xstrdup(img.config.architecture ? img.config.architecture : "amd64");
+    s->base_name = ld_xstrdup(ref);
+    s->base_digest = ld_xstrdup(img.manifest.digest);
+    snprintf(s->key, sizeof s->key, "%s", img.manifest.digest);
+    if (!b->o->quiet) fprintf(stderr, "FROM %s resolved to %s\n", ref, img.manifest.digest);
+  }
+  ld_image_clear(&img);
+  free(stored);
+  return r;
+}
+
+static void stage_copy(bl_stage *dst, const bl_stage *src) {
+  for (size_t i = 0; i < src->n_layers; i++) add_layer(dst, &src->layers[i]);
+  dst->cfg = json_deep_copy(src->cfg);
+  dst->history = json_deep_copy(src->history);
+  dst->os = ld_xstrdup(src->os);
+  dst->arch = ld_xstrdup(src->arch);
+  snprintf(dst->key, sizeof dst->key, "%s", src->key);
+  if (src->base_name) dst->base_name = ld_xstrdup(src->base_name);
+  if (src->base_digest) dst->base_digest = ld_xstrdup(src->base_digest);
+}
+
+static int build_stage(builder *b, size_t idx, ld_error **err);
+
+static int do_from(builder *b, size_t idx, const ld_df_instr *in, ld_error **err) {
+  bl_stage *s = &b->stages[idx];
+  char *ref;
+  if (expand(b, NULL, in, in->args[0], &ref, err) < 0) return -1;
+  int dep = -1;
+  for (size_t k = 0; k < idx; k++)
+    if (b->df->stages[k].name && !strcasecmp(b->df->stages[k].name, ref)) dep = (int) k;
+  int r = 0;
+  if (dep >= 0) {
+    r = build_stage(b, (size_t) dep, err);
+    if (r == 0) stage_copy(s, &b->stages[dep]);
+  } else if (!strcasecmp(ref, "scratch")) {
+    s->cfg = json_object();
+    s->history = json_array();
+    s->os = ld_xstrdup("linux");
+    s->arch = ld_xstrdup("amd64");
+    ld_digest_buf(LD_SHA256, "scratch", 7, s->key);
+  } else {
+    r = load_image(b, s, ref, err);
+    if (r < 0) ld_error_wrap(err, "%s:%d", b->df->path, in->line);
+  }
+  free(ref);
+  return r;
+}
+
+/* ---- metadata instructions ---- */
+
+static json_t *cmd_json(bl_stage *s, const ld_df_instr *in, size_t from) {
+  json_t *a = json_array();
+  if (in->exec_form) {
+    for (size_t i = from; i < in->n_args; i++) json_array_append_new(a, json_string(in->args[i]));
+    return a;
+  }
+  json_t *shell = json_object_get(s->cfg, "Shell");
+  if (json_is_array(shell) && json_array_size(shell)) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(shell, i, v) json_array_append(a, v);
+  } else {
+    json_array_append_new(a, json_string("/bin/sh"));
+    json_array_append_new(a, json_string("-c"));
+  }
+  json_array_append_new(a, json_string(in->args[from]));
+  return a;
+}
+
+static int64_t duration_ns(const char *s) {
+  int64_t secs = 0;
+  if (!s || ld_parse_duration(s, &secs) < 0) return 0;
+  return secs * 1000000000LL;
+}
+
+static int do_arg(builder *b, bl_stage *s, const ld_df_instr *in, ld_error **err) {
+  for (size_t i = 0; i < in->n_kvs; i++) {
+    const char *k = in->kvs[i].key, *over = NULL;
+    char *v = NULL;
+    if (kv_has(&b->build_args, k, &over)) v = ld_xstrdup(over);
+    else if (in->kvs[i].value) {
+      if (expand(b, s, in, in->kvs[i].value, &v, err) < 0) return -1;
+    } else if (s ? kv_has(&b->meta_args, k, &over) : false) v = over ? ld_xstrdup(over) : NULL;
+    if (s) kv_set(&s->args, k, v);
+    else kv_set(&b->meta_args, k, v);
+    free(v);
+  }
+  return 0;
+}
+
+static int do_meta(builder *b, bl_stage *s, const ld_df_instr *in, ld_error **err) {
+  json_t *cfg = s->cfg;
+  char *v = NULL;
+  switch (in->cmd) {
+    case LD_DF_ENV:
+      for (size_t i = 0; i < in->n_kvs; i++) {
+        if (expand(b, s, in, in->kvs[i].value, &v, err) < 0) return -1;
+        env_set(cfg, in->kvs[i].key, v);
+        free(v);
+      }
+      return 0;
+    case LD_DF_LABEL:
+      for (size_t i = 0; i < in->n_kvs; i++) {
+        char *k;
+        if (expand(b, s, in, in->kvs[i].key, &k, err) < 0) return -1;
+        if (expand(b, s, in, in->kvs[i].value, &v, err) < 0) { free(k); return -1; }
+        json_object_set_new(obj_child(cfg, "Labels"), k, json_string(v));
+        free(k);
+        free(v);
+      }
+      return 0;
+    case LD_DF_USER:
+      if (expand(b, s, in, in->args[0], &v, err) < 0) return -1;
+      json_object_set_new(cfg, "User", json_string(v));
+      free(v);
+      return 0;
+    case LD_DF_WORKDIR: {
+      if (expand(b, s, in, in->args[0], &v, err) < 0) return -1;
+      const char *cur = ld_json_str(cfg, "WorkingDir");
+      char *joined = v[0] == '/' ? ld_xstrdup(v) : ld_xasprintf("%s/%s", cur && *cur ? cur : "", v);
+      char *clean;
+      free(v);
+      if (ld_path_clean(joined, true, &clean, err) < 0) { free(joined); return ld_error_wrap(err, "%s:%d", b->df->path, in->line); }
+      free(joined);
+      char *abs = ld_xasprintf("/%s", clean);
+      json_object_set_new(cfg, "WorkingDir", json_string(abs));
+      free(abs);
+      free(clean);
+      return 0;
+    }
+    case LD_DF_EXPOSE:
+      for (size_t i = 0; i < in->n_args; i++) {
+        if (expand(b, s, in, in->args[i], &v, err) < 0) return -1;
+        char *port = strchr(v, '/') ? ld_xstrdup(v) : ld_xasprintf("%s/tcp", v);
+        json_object_set_new(obj_child(cfg, "ExposedPorts"), port, json_object());
+        free(port);
+        free(v);
+      }
+      return 0;
+    case LD_DF_VOLUME:
+      for (size_t i = 0; i < in->n_args; i++) {
+        if (expand(b, s, in, in->args[i], &v, err) < 0) return -1;
+        json_object_set_new(obj_child(cfg, "Volumes"), v, json_object());
+        free(v);
+      }
+      return 0;
+    case LD_DF_STOPSIGNAL:
+      if (expand(b, s, in, in->args[0], &v, err) < 0) return -1;
+      json_object_set_new(cfg, "StopSignal", json_string(v));
+      free(v);
+      return 0;
+    case LD_DF_CMD:
+      json_object_set_new(cfg, "Cmd", cmd_json(s, in, 0));
+      s->cmd_set = true;
+      return 0;
+    case LD_DF_ENTRYPOINT:
+      json_object_set_new(cfg, "Entrypoint", cmd_json(s, in, 0));
+      if (!s->cmd_set) json_object_del(cfg, "Cmd");
+      return 0;
+    case LD_DF_SHELL: {
+      json_t *a = json_array();
+      for (size_t i = 0; i < in->n_args; i++) json_array_append_new(a, json_string(in->args[i]));
+      json_object_set_new(cfg, "Shell", a);
+      return 0;
+    }
+    case LD_DF_HEALTHCHECK: {
+      json_t *hc = json_object();
+      if (!strcmp(in->args[0], "NONE")) {
+        json_object_set_new(hc, "Test", json_pack("[s]", "NONE"));
+      } else {
+        json_t *t = json_array();
+        if (in->exec_form) {
+          json_array_append_new(t, json_string("CMD"));
+          for (size_t i = 1; i < in->n_args; i++) json_array_append_new(t, json_string(in->args[i]));
+        } else {
+          json_array_append_new(t, json_string("CMD-SHELL"));
+          json_array_append_new(t, json_string(in->args[1]));
+        }
+        json_object_set_new(hc, "Test", t);
+        static const char *d[][2] = {{"interval", "Interval"}, {"timeout", "Timeout"}, {"start-period", "StartPeriod"},
+                                     {"start-interval", "StartInterval"}};
+        for (size_t i = 0; i < LD_ARRAY_SIZE(d); i++)
+          if (ld_df_flag(in, d[i][0])) json_object_set_new(hc, d[i][1], json_integer(duration_ns(ld_df_flag(in, d[i][0]))));
+        if (ld_df_flag(in, "retries")) json_object_set_new(hc, "Retries", json_integer(atoi(ld_df_flag(in, "retries"))));
+      }
+      json_object_set_new(cfg, "Healthcheck", hc);
+      return 0;
+    }
+    case LD_DF_ONBUILD: {
+      json_t *ob = json_object_get(cfg, "OnBuild");
+      if (!json_is_array(ob)) { ob = json_array(); json_object_set_new(cfg, "OnBuild", ob); }
+      json_array_append_new(ob, json_string(in->trigger->original));
+      return 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+/* ---- RUN / COPY / ADD ---- */
+
+typedef struct {
+  builder *b;
+  bl_stage *s;
+  const ld_df_instr *in;
+  bx_overlay ov;
+  const char *mnt;
+  bx_copy copy;
+  bl_stage *from;     /* --from stage, mounted read-only */
+  char **from_lower;
+  size_t n_from_lower;
+  char *from_mnt;
+} copy_job;
+
+static int copy_child(void *arg, ld_error **err) {
+  copy_job *j = arg;
+  if (bx_mount_overlay(&j->ov, j->mnt, err) < 0) return -1;
+  if (j->from) {
+    bx_overlay fo = {(const char **) j->from_lower, j->n_from_lower, NULL, NULL, j->b->empty};
+    if (bx_mount_overlay(&fo, j->from_mnt, err) < 0) return -1;
+  }
+  int root = open(j->mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return ld_err_sys(err, errno, "open %s", j->mnt);
+  int r = bx_copy_into(&j->copy, root, err);
+  close(root);
+  return r;
+}
+
+static char **run_env(bl_stage *s) {
+  size_t n = 0;
+  char **env = NULL;
+  json_t *e = json_object_get(s->cfg, "Env");
+  size_t i;
+  json_t *v;
+  bool path = false;
+  json_array_foreach(e, i, v) {
+    env = ld_xrealloc(env, (n + 2) * sizeof *env);
+    env[n++] = ld_xstrdup(json_string_value(v));
+    if (ld_str_has_prefix(json_string_value(v), "PATH=")) path = true;
+  }
+  for (size_t k = 0; k < s->args.n; k++) { /* build args are visible to RUN, below ENV */
+    if (!s->args.v[k] || env_get(s->cfg, s->args.k[k])) continue;
+    env = ld_xrealloc(env, (n + 2) * sizeof *env);
+    env[n++] = ld_xasprintf("%s=%s", s->args.k[k], s->args.v[k]);
+  }
+  if (!path) {
+    env = ld_xrealloc(env, (n + 2) * sizeof *env);
+    env[n++] = ld_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  }
+  if (!env) env = ld_xmalloc(sizeof *env);
+  env[n] = NULL;
+  return env;
+}
+
+static void strv_free_null(char **v) {
+  for (char **p = v; p && *p; p++) free(*p);
+  free(v);
+}
+
+/* The argv of a RUN: exec form as is; shell form through SHELL; a lone heredoc is the script. */
+static char **run_argv(bl_stage *s, const ld_df_instr *in) {
+  json_t *a;
+  if (in->exec_form) a = cmd_json(s, in, 0);
+  else {
+    ld_buf text = {0};
+    bool lone = in->n_heredocs == 1 && !strncmp(in->args[0], "<<", 2) && !strchr(in->args[0], ' ');
+    if (lone) ld_buf_puts(&text, in->heredocs[0].content);
+    else {
+      ld_buf_puts(&text, in->args[0]);
+      for (size_t h = 0; h < in->n_heredocs; h++)
+        ld_buf_printf(&text, "\n%s%s", in->heredocs[h].content, in->heredocs[h].name);
+    }
+    ld_df_instr tmp = *in;
+    char *one = ld_buf_steal(&text);
+    char *args[1] = {one};
+    tmp.args = args;
+    tmp.n_args = 1;
+    a = cmd_json(s, &tmp, 0);
+    free(one);
+  }
+  char **argv = ld_xcalloc(json_array_size(a) + 1, sizeof *argv);
+  size_t i;
+  json_t *v;
+  json_array_foreach(a, i, v) argv[i] = ld_xstrdup(json_string_value(v));
+  json_decref(a);
+  return argv;
+}
+
+static char *json_text(json_t *j) {
+  char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+  return s ? s : ld_xstrdup("");
+}
+
+static bool is_url(const char *s) { return ld_str_has_prefix(s, "http://") || ld_str_has_prefix(s, "https://"); }
+
+static int parse_chown(const char *spec, long *uid, long *gid) {
+  *uid = *gid = -1;
+  if (!spec) return 0;
+  char *end;
+  *uid = strtol(spec, &end, 10);
+  if (end == spec) return -1; /* names need the image's passwd: numeric ids only */
+  *gid = *uid;
+  if (*end == ':') {
+    char *g = end + 1;
+    *gid = strtol(g, &end, 10);
+    if (end == g) return -1;
+  }
+  return *end ? -1 : 0;
+}
+
+/* Prepares the COPY: expanded sources/dest, the source root, and the digest of the inputs. */
+static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job *j, ld_buf *desc, ld_error **err) {
+  bx_copy *c = &j->copy;
+  memset(c, 0, sizeof *c);
+  c->uid = c->gid = -1;
+  c->chmod = -1;
+  c->what = ld_xasprintf("%s:%d %s", b->df->path, in->line, in->keyword);
+  c->extract_archives = in->cmd == LD_DF_ADD;
+  size_t n_src = in->n_args - 1;
+  char *dest;
+  if (expand(b, s, in, in->args[in->n_args - 1], &dest, err) < 0) return -1;
+  const char *wd = ld_json_str(s->cfg, "WorkingDir");
+  bool trailing = ld_str_has_suffix(dest, "/") || !strcmp(dest, ".");
+  char *abs = dest[0] == '/' ? ld_xstrdup(dest) : ld_xasprintf("%s/%s", wd && *wd ? wd : "", dest);
+  free(dest);
+  c->dest = abs;
+  c->dest_is_dir = trailing;
+  if (parse_chown(ld_df_flag(in, "chown"), &c->uid, &c->gid) < 0)
+    return ld_err(err, LD_EUNSUPPORTED, "%s: --chown=%s: only numeric uid[:gid] is supported", c->what, ld_df_flag(in, "chown"));
+  if (ld_df_flag(in, "chmod")) c->chmod = (int) strtol(ld_df_flag(in, "chmod"), NULL, 8);
+  if (in->n_heredocs) {
+    c->heredoc_name = in->heredocs[0].name;
+    char *content = NULL;
+    if (in->heredocs[0].expand) {
+      if (expand(b, s, in, in->heredocs[0].content, &content, err) < 0) return -1;
+    } else content = ld_xstrdup(in->heredocs[0].content);
+    c->heredoc_content = content;
+    ld_buf_printf(desc, "%s heredoc %s -> %s\n", in->keyword, c->heredoc_name, c->dest);
+    char d[LD_DIGEST_MAX];
+    bx_copy_digest(c, d, NULL);
+    ld_buf_puts(desc, d);
+    return 0;
+  }
+  c->srcs = ld_xcalloc(n_src, sizeof *c->srcs);
+  for (size_t i = 0; i < n_src; i++) {
+    if (expand(b, s, in, in->args[i], &c->srcs[i], err) < 0) return -1;
+    c->n_srcs++;
+    if (is_url(c->srcs[i]))
+      return ld_err(err, LD_EUNSUPPORTED, "%s: ADD of a URL (%s) is not supported by this build (no --checksum support)", c->what, c->srcs[i]);
+  }
+  const char *from = ld_df_flag(in, "from");
+  ld_buf_printf(desc, "%s chown=%ld:%ld chmod=%o dest=%s%s\n", in->keyword, c->uid, c->gid, c->chmod, c->dest, trailing ? "/" : "");
+  for (size_t i = 0; i < c->n_srcs; i++) ld_buf_printf(desc, "src=%s\n", c->srcs[i]);
+  if (from) {
+    char *ref;
+    if (expand(b, s, in, from, &ref, err) < 0) return -1;
+    int dep = ld_df_stage_index(b->df, ref);
+    if (dep >= 0 && (size_t) dep >= (size_t) (s - b->stages)) dep = -1;
+    if (dep < 0) {
+      /* an image: load it as a pseudo-stage */
+      j->from = ld_xcalloc(1, sizeof *j->from);
+      int r = load_image(b, j->from, ref, err);
+      free(ref);
+      if (r < 0) return ld_error_wrap(err, "%s", c->what);
+    } else {
+      free(ref);
+      if (build_stage(b, (size_t) dep, err) < 0) return -1;
+      j->from = ld_xcalloc(1, sizeof *j->from);
+      stage_copy(j->from, &b->stages[dep]);
+    }
+    ld_buf_printf(desc, "from=%s\n", j->from->key);
+    if (lowers(b, j->from, &j->from_lower, &j->n_from_lower, err) < 0) return -1;
+    j->from_mnt = ld_xasprintf("%s/from-XXXXXX", b->tmp);
+    if (!mkdtemp(j->from_mnt)) return ld_err_sys(err, errno, "mkdtemp");
+    c->src_root = j->from_mnt;
+    return 0; /* a stage's content is determined by its key */
+  }
+  c->src_root = b->context;
+  c->ignore = b->ig;
+  char d[LD_DIGEST_MAX];
+  if (bx_copy_digest(c, d, err) < 0) return -1;
+  ld_buf_puts(desc, d);
+  return 0;
+}
+
+static void copy_job_clear(copy_job *j) {
+  bx_copy *c = &j->copy;
+  free((char *) c->what);
+  free((char *) c->dest);
+  if (c->heredoc_name) free((char *) c->heredoc_content);
+  ld_strv_free(c->srcs, c->n_srcs);
+  if (j->from) { stage_clear(j->from); free(j->from); }
+  for (size_t i = 0; i < j->n_from_lower; i++) free(j->from_lower[i]);
+  free(j->from_lower);
+  if (j->from_mnt) { rmdir(j->from_mnt); free(j->from_mnt); }
+}
+
+/* Upper dir → blob in the store + layer dir in the cache. empty → no layer. */
+static int commit_layer(builder *b, const char *upper, bl_layer *l, bool *empty, ld_error **err) {
+  *empty = false;
+  char *tmpf = ld_xasprintf("%s/layer-XXXXXX", b->tmp);
+  int fd = mkstemp(tmpf);
+  if (fd < 0) { free(tmpf); return ld_err_sys(err, errno, "mkstemp"); }
+  ld_layer_write_opts wo = {.mtime = b->o->timestamp, .compression = LD_COMP_GZIP};
+  ld_layer_written w;
+  int r = ld_layer_write_dir(upper, fd, &wo, &w, err);
+  if (r == 0 && w.entries == 0) *empty = true;
+  if (r == 0 && !*empty) {
+    lseek(fd, 0, SEEK_SET);
+    ld_reader *rd = ld_reader_from_fd(fd, false);
+    char got[LD_DIGEST_MAX];
+    r = ld_store_put_blob(b->store, rd, w.digest, (int64_t) w.size, got, err);
+    ld_reader_close(rd);
+    snprintf(l->digest, sizeof l->digest, "%s", w.digest);
+    snprintf(l->diff_id, sizeof l->diff_id, "%s", w.diff_id);
+    l->size = (int64_t) w.size;
+    l->media_type = LD_MT_OCI_LAYER_GZIP;
+  }
+  close(fd);
+  unlink(tmpf);
+  free(tmpf);
+  if (r == 0 && !*empty) {
+    char *dir = layer_dir(b, l->diff_id);
+    if (ld_path_exists(dir) || rename(upper, dir) < 0) ld_rm_rf(upper, NULL);
+    free(dir);
+  } else {
+    ld_rm_rf(upper, NULL);
+  }
+  return r;
+}
+
+static char *mktemp_dir(builder *b, const char *what, ld_error **err) {
+  char *p = ld_xasprintf("%s/%s-XXXXXX", b->tmp, what);
+  /* 0755: an upper directory's mode becomes the mode of the container's "/" */
+  if (!mkdtemp(p) || chmod(p, 0755) < 0) {
+    ld_err_sys(err, errno, "mkdtemp %s", p);
+    free(p);
+    return NULL;
+  }
+  return p;
+}
+
+static int run_step(builder *b, bl_stage *s, const ld_df_instr *in, copy_job *cj, const char *upper,
+                    ld_error **err) {
+  char *work = mktemp_dir(b, "work", err), *mnt = work ? mktemp_dir(b, "mnt", err) : NULL;
+  char **low = NULL;
+  size_t n_low = 0;
+  int r = mnt ? lowers(b, s, &low, &n_low, err) : -1;
+  bx_overlay ov = {(const char **) low, n_low, upper, work, b->empty};
+  if (r == 0 && in->cmd == LD_DF_RUN) {
+    bx_run run = {.ov = ov, .mnt = mnt, .argv = run_argv(s, in), .env = run_env(s),
+                  .user = ld_json_str(s->cfg, "User"), .workdir = ld_json_str(s->cfg, "WorkingDir"),
+                  .network_none = b->o->network_none, .hosts_file = b->hosts, .resolv_file = "/etc/resolv.conf",
+                  .quiet = b->o->quiet};
+    r = bx_sandbox_run(&run, err);
+    if (r == 0 && run.exit_code != 0) {
+      char *t = short_text(in->original, 200);
+      r = ld_err(err, EIO, "%s:%d: %s failed with exit code %d; last output:\n%s", b->df->path, in->line, t,
+                 run.exit_code, run.tail);
+      free(t);
+    }
+    if (r < 0 && run.exit_code == 0) ld_error_wrap(err, "%s:%d", b->df->path, in->line);
+    strv_free_null(run.argv);
+    strv_free_null(run.env);
+    bx_clean_litter(upper);
+  } else if (r == 0) {
+    cj->ov = ov;
+    cj->mnt = mnt;
+    r = bx_in_mount_ns(copy_child, cj, err);
+  }
+  for (size_t i = 0; i < n_low; i++) free(low[i]);
+  free(low);
+  if (work) { ld_rm_rf(work, NULL); free(work); }
+  if (mnt) { rmdir(mnt); free(mnt); }
+  return r;
+}
+
+static int do_layer_step(builder *b, bl_stage *s, bool squash, const ld_df_instr *in, ld_error **err) {
+  double t0 = now_s();
+  ld_buf desc = {0};
+  copy_job cj = {.b = b, .s = s, .in = in};
+  int r = 0;
+  if (in->cmd == LD_DF_RUN) {
+    if (ld_df_flag(in, "mount"))
+      return ld_err(err, LD_EUNSUPPORTED, "%s:%d: RUN --mount is not supported", b->df->path, in->line);
+    char **argv = run_argv(s, in), **env = run_env(s);
+    json_t *j = json_array();
+    for (char **p = argv; *p; p++) json_array_append_new(j, json_string(*p));
+    for (char **p = env; *p; p++) json_array_append_new(j, json_string(*p));
+    char *t = json_text(j);
+    const char *u = ld_json_str(s->cfg, "User"), *w = ld_json_str(s->cfg, "WorkingDir");
+    ld_buf_printf(&desc, "RUN %s user=%s wd=%s net=%d", t, u ? u : "", w ? w : "", b->o->network_none);
+    free(t);
+    json_decref(j);
+    strv_free_null(argv);
+    strv_free_null(env);
+  } else if (prepare_copy(b, s, in, &cj, &desc, err) < 0) {
+    copy_job_clear(&cj);
+    ld_buf_free(&desc);
+    return -1;
+  }
+  char key[LD_DIGEST_MAX];
+  snprintf(key, sizeof key, "%s", s->key);
+  key_next(key, desc.data);
+  ld_buf_free(&desc);
+  json_t *hit = squash ? NULL : cache_get(b, key);
+  char *created = NULL;
+  if (hit) {
+    created = ld_xstrdup(ld_json_str(hit, "created") ? ld_json_str(hit, "created") : "");
+    json_t *jl = json_object_get(hit, "layer");
+    if (json_is_object(jl)) {
+      bl_layer l = {.size = ld_json_int(jl, "size", 0), .media_type = (char *) ld_json_str(jl, "media_type"),
+                    .line = in->line, .created_by = in->original};
+      snprintf(l.digest, sizeof l.digest, "%s", ld_json_str(jl, "digest"));
+      snprintf(l.diff_id, sizeof l.diff_id, "%s", ld_json_str(jl, "diff_id"));
+      add_layer(s, &l);
+    }
+    add_history(s, created, in->original, !json_is_object(jl));
+    json_decref(hit);
+    b->res->cached++;
+    progress(b, in, "cached", now_s() - t0);
+  } else {
+    if (!b->o->quiet && in->cmd == LD_DF_RUN) {
+      char *t = short_text(in->original, 60);
+      fprintf(stderr, "STEP %zu/%zu line %d: %s [running]\n", b->step, b->total, in->line, t);
+      free(t);
+    }
+    char *upper = squash ? ld_xstrdup(s->squash_upper) : mktemp_dir(b, "upper", err);
+    r = upper ? 0 : -1;
+    if (r == 0) {
+      /* in squash mode the stage's own layers are not lowers: they are all in this upper */
+      r = run_step(b, s, in, &cj, upper, err);
+    }
+    created = created_now(b);
+    if (r == 0 && !squash) {
+      bl_layer l = {.line = in->line, .created_by = in->original};
+      bool empty;
+      r = commit_layer(b, upper, &l, &empty, err);
+      if (r == 0) {
+        if (!empty) add_layer(s, &l);
+        add_history(s, created, in->original, empty);
+        cache_put(b, key, created, empty ? NULL : &l);
+      }
+    } else if (r == 0) {
+      add_history(s, created, in->original, true);
+    } else if (upper && !squash) {
+      ld_rm_rf(upper, NULL);
+    }
+    free(upper);
+    if (r == 0) progress(b, in, "done", now_s() - t0);
+  }
+  free(created);
+  snprintf(s->key, sizeof s->key, "%s", key);
+  copy_job_clear(&cj);
+  return r;
+}
+
+static int do_meta_step(builder *b, bl_stage *s, const ld_df_instr *in, ld_error **err) {
+  double t0 = now_s();
+  if (in->cmd == LD_DF_ARG) {
+    if (do_arg(b, s, in, err) < 0) return -1;
+  } else if (do_meta(b, s, in, err) < 0) {
+    return -1;
+  }
+  char *cfg = json_text(s->cfg);
+  ld_buf desc = {0};
+  ld_buf_printf(&desc, "%s\n%s", in->original, cfg);
+  free(cfg);
+  for (size_t i = 0; i < s->args.n; i++) ld_buf_printf(&desc, "\nARG %s=%s", s->args.k[i], s->args.v[i] ? s->args.v[i] : "");
+  key_next(s->key, desc.data);
+  ld_buf_free(&desc);
+  if (in->cmd != LD_DF_ARG) {
+    json_t *hit = cache_get(b, s->key);
+    char *created = hit && ld_json_str(hit, "created") ? ld_xstrdup(ld_json_str(hit, "created")) : created_now(b);
+    if (!hit) cache_put(b, s->key, created, NULL);
+    add_history(s, created, in->original, true);
+    free(created);
+    if (hit) json_decref(hit);
+  }
+  b->res->cached++;
+  progress(b, in, "config", now_s() - t0);
+  return 0;
+}
+
+/* ---- stages ---- */
+
+static int build_stage(builder *b, size_t idx, ld_error **err) {
+  bl_stage *s = &b->stages[idx];
+  if (s->built) return 0;
+  const ld_df_stage *st = &b->df->stages[idx];
+  bool squash = b->o->squash && (int) idx == b->target;
+  int r = 0;
+  size_t base_layers = 0;
+  for (size_t k = st->first; r == 0 && k < st->first + st->count; k++) {
+    const ld_df_instr *in = &b->df->instrs[k];
+    b->step++;
+    b->res->steps++;
+    if (in->cmd == LD_DF_FROM) {
+      double t0 = now_s();
+      r = do_from(b, idx, in, err);
+      if (r == 0 && b->o->timestamp >= 0) { /* layers made with normalised times differ */
+        char t[40];
+        snprintf(t, sizeof t, "timestamp=%lld", (long long) b->o->timestamp);
+        key_next(s->key, t);
+      }
+      if (r == 0) b->res->cached++;
+      if (r == 0) progress(b, in, "base", now_s() - t0);
+      base_layers = s->n_layers;
+      if (r == 0 && squash) {
+        s->squash_upper = mktemp_dir(b, "squash", err);
+        if (!s->squash_upper) r = -1;
+      }
+    } else if (in->cmd == LD_DF_RUN || in->cmd == LD_DF_COPY || in->cmd == LD_DF_ADD) {
+      r = do_layer_step(b, s, squash, in, err);
+    } else {
+      r = do_meta_step(b, s, in, err);
+    }
+  }
+  if (r == 0 && squash) {
+    bl_layer l = {.line = b->df->instrs[st->first].line, .created_by = "squashed"};
+    bool empty;
+    r = commit_layer(b, s->squash_upper, &l, &empty, err);
+    if (r == 0 && !empty) add_layer(s, &l);
+    (void) base_layers;
+  }
+  s->built = r == 0;
+  return r;
+}
+
+/* ---- the image ---- */
+
+static char *latest_created(bl_stage *s, builder *b) {
+  if (b->o->timestamp >= 0) return created_now(b);
+  const char *best = NULL;
+  size_t i;
+  json_t *h;
+  json_array_foreach(s->history, i, h) {
+    const char *c = ld_json_str(h, "created");
+    if (c && (!best || strcmp(c, best) > 0)) best = c;
+  }
+  return best ? ld_xstrdup(best) : created_now(b);
+}
+
+/* A rebuild from cache makes the same config and manifest: skip the fsyncs of writing them again. */
+static int put_small_blob(builder *b, const char *text, char digest[LD_DIGEST_MAX], ld_error **err) {
+  ld_digest_buf(LD_SHA256, text, strlen(text), digest);
+  if (ld_store_has_blob(b->store, digest)) return 0;
+  return ld_store_put_blob_mem(b->store, text, strlen(text), digest, err);
+}
+
+static int write_image(builder *b, bl_stage *s, ld_error **err) {
+  for (size_t i = 0; i < b->o->n_labels; i++) {
+    const char *eq = strchr(b->o->labels[i], '=');
+    char *k = eq ? ld_xstrndup(b->o->labels[i], (size_t) (eq - b->o->labels[i])) : ld_xstrdup(b->o->labels[i]);
+    json_object_set_new(obj_child(s->cfg, "Labels"), k, json_string(eq ? eq + 1 : ""));
+    free(k);
+  }
+  char *created = latest_created(s, b);
+  json_t *diff_ids = json_array(), *layers = json_array();
+  for (size_t i = 0; i < s->n_layers; i++) {
+    json_array_append_new(diff_ids, json_string(s->layers[i].diff_id));
+    json_array_append_new(layers, json_pack("{s:s, s:s, s:I}", "mediaType", s->layers[i].media_type, "digest",
+                                            s->layers[i].digest, "size", (json_int_t) s->layers[i].size));
+    b->res->layers_bytes += (uint64_t) s->layers[i].size;
+  }
+  b->res->n_layers = s->n_layers;
+  json_t *config = json_pack("{s:s, s:s, s:s, s:O, s:{s:s, s:o}, s:O}", "created", created, "architecture", s->arch,
+                             "os", s->os, "config", s->cfg, "rootfs", "type", "layers", "diff_ids", diff_ids,
+                             "history", s->history);
+  char *cfg_text = ld_json_dump_compact(config);
+  json_decref(config);
+  free(created);
+  int r = put_small_blob(b, cfg_text, b->res->config_digest, err);
+  json_t *m = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:o}", "schemaVersion", 2, "mediaType", LD_MT_OCI_MANIFEST,
+                        "config", "mediaType", LD_MT_OCI_CONFIG, "digest", b->res->config_digest, "size",
+                        (json_int_t) strlen(cfg_text), "layers", layers);
+  free(cfg_text);
+  if (s->base_name && s->base_digest)
+    json_object_set_new(m, "annotations", json_pack("{s:s, s:s}", "org.opencontainers.image.base.name", s->base_name,
+                                                    "org.opencontainers.image.base.digest", s->base_digest));
+  char *mtext = ld_json_dump_compact(m);
+  json_decref(m);
+  if (r == 0) r = put_small_blob(b, mtext, b->res->digest, err);
+  ld_descriptor d = {.media_type = LD_MT_OCI_MANIFEST, .digest = b->res->digest, .size = (int64_t) strlen(mtext)};
+  free(mtext);
+  for (size_t i = 0; r == 0 && i < b->o->n_tags; i++) {
+    ld_descriptor cur = {0};
+    bool same = ld_store_resolve(b->store, b->o->tags[i], &cur, NULL, NULL) == 0 && cur.digest &&
+                !strcmp(cur.digest, d.digest);
+    ld_descriptor_clear(&cur);
+    if (!same) r = ld_store_tag(b->store, b->o->tags[i], &d, err);
+  }
+  if (r == 0 && b->o->iidfile) r = ld_atomic_write(b->o->iidfile, b->res->digest, strlen(b->res->digest), 0644, err);
+  return r;
+}
+
+/* ---- waste report ---- */
+
+static uint64_t du(int dfd, const char *rel) {
+  struct stat st;
+  if (fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0) return 0;
+  if (S_ISREG(st.st_mode)) return (uint64_t) st.st_size;
+  if (!S_ISDIR(st.st_mode)) return 0;
+  int fd = openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return 0;
+  DIR *d = fdopendir(fd);
+  if (!d) { close(fd); return 0; }
+  uint64_t total = 0;
+  struct dirent *de;
+  while ((de = readdir(d)))
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) total += du(dirfd(d), de->d_name);
+  closedir(d);
+  return total;
+}
+
+static void add_waste(builder *b, const bl_layer *l, const char *path, uint64_t bytes, const char *fix) {
+  ld_build_result *res = b->res;
+  res->waste = ld_xrealloc(res->waste, (res->n_waste + 1) * sizeof *res->waste);
+  res->waste[res->n_waste++] = (ld_build_waste){l->line, short_text(l->created_by ? l->created_by : "", 70),
+                                                ld_xasprintf("/%s", path), bytes, fix};
+}
+
+static void waste_report(builder *b, bl_stage *s) {
+  static const char *known[][2] = {
+      {"var/lib/apt/lists", "add `&& rm -rf /var/lib/apt/lists/*` to the same RUN"},
+      {"var/cache/apt/archives", "run `apt-get clean` in the same RUN"},
+      {"var/cache/apk", "use `apk add --no-cache`"},
+      {"root/.cache/pip", "use `pip install --no-cache-dir`"},
+      {"usr/local/share/.cache/yarn", "run `yarn cache clean` in the same RUN"},
+      {"root/.npm", "run `npm cache clean --force` in the same RUN"},
+      {"var/cache/yum", "run `yum clean all` in the same RUN"},
+      {"var/cache/dnf", "run `dnf clean all` in the same RUN"},
+      {"tmp", "remove temporary files in the step that made them"},
+  };
+  for (size_t i = 0; i < s->n_layers; i++) {
+    const bl_layer *l = &s->layers[i];
+    if (!l->line) continue;
+    char *dir = layer_dir(b, l->diff_id);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (fd < 0) continue;
+    for (size_t k = 0; k < LD_ARRAY_SIZE(known); k++) {
+      uint64_t n = du(fd, known[k][0]);
+      if (n >= 4096) add_waste(b, l, known[k][0], n, known[k][1]);
+    }
+    /* files this layer adds that a later layer deletes or replaces */
+    for (size_t j = i + 1; j < s->n_layers; j++) {
+      char *later = layer_dir(b, s->layers[j].diff_id);
+      int lfd = open(later, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      free(later);
+      if (lfd < 0) continue;
+      DIR *d = fdopendir(lfd);
+      struct dirent *de;
+      while (d && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+          uint64_t n = du(fd, de->d_name);
+          if (n >= 4096) add_waste(b, l, de->d_name, n, "delete or overwrite it in the same step that creates it");
+        }
+      }
+      if (d) closedir(d);
+    }
+    close(fd);
+  }
+}
+
+/* ---- setup ---- */
+
+static int parse_build_args(builder *b, ld_error **err) {
+  for (size_t i = 0; i < b->o->n_build_args; i++) {
+    const char *a = b->o->build_args[i], *eq = strchr(a, '=');
+    if (eq) {
+      char *k = ld_xstrndup(a, (size_t) (eq - a));
+      kv_set(&b->build_args, k, eq + 1);
+      free(k);
+    } else if (getenv(a)) {
+      kv_set(&b->build_args, a, getenv(a));
+    }
+  }
+  static const char *platform_args[][2] = {{"TARGETPLATFORM", "linux/amd64"}, {"TARGETOS", "linux"}, {"TARGETARCH", "amd64"},
+                                           {"BUILDPLATFORM", "linux/amd64"}, {"BUILDOS", "linux"}, {"BUILDARCH", "amd64"}};
+  for (size_t i = 0; i < LD_ARRAY_SIZE(platform_args); i++) kv_set(&b->meta_args, platform_args[i][0], platform_args[i][1]);
+  return 0;
+}
+
+static int setup_dirs(builder *b, ld_error **err) {
+  b->cache = ld_xasprintf("%s/build-cache", ld_store_root(b->store));
+  char *steps = ld_xasprintf("%s/steps", b->cache), *layers = ld_xasprintf("%s/layers", b->cache);
+  char *tmpbase = ld_xasprintf("%s/tmp", b->cache);
+  int r = ld_mkdir_p(steps, 0700, err);
+  if (r == 0) r = ld_mkdir_p(layers, 0700, err);
+  if (r == 0) r = ld_mkdir_p(tmpbase, 0700, err);
+  free(steps);
+  free(layers);
+  if (r == 0) {
+    b->tmp = ld_xasprintf("%s/build-XXXXXX", tmpbase);
+    if (!mkdtemp(b->tmp)) r = ld_err_sys(err, errno, "mkdtemp %s", b->tmp);
+  }
+  free(tmpbase);
+  if (r == 0) {
+    b->empty = ld_xasprintf("%s/empty", b->tmp);
+    b->hosts = ld_xasprintf("%s/hosts", b->tmp);
+    const char *hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tlading\n";
+    if (mkdir(b->empty, 0755) < 0) r = ld_err_sys(err, errno, "mkdir %s", b->empty);
+    else { /* a scratch file of this build: no need for an atomic, fsynced write */
+      int fd = open(b->hosts, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0 || ld_write_all(fd, hosts, strlen(hosts)) < 0) r = ld_err_sys(err, errno, "write %s", b->hosts);
+      if (fd >= 0) close(fd);
+    }
+  }
+  return r;
+}
+
+static char *find_dockerfile(const ld_build_opts *o) {
+  if (o->dockerfile) return ld_xstrdup(o->dockerfile);
+  char *p = ld_path_join(o->context_dir, "Dockerfile");
+  if (ld_path_exists(p)) return p;
+  free(p);
+  return ld_path_join(o->context_dir, "Containerfile");
+}
+
+int ld_build(ld_store *store, const ld_build_opts *o, ld_build_result *res, ld_error **err) {
+  memset(res, 0, sizeof *res);
+  if (o->platform && strcmp(o->platform, "linux/amd64"))
+    return ld_err(err, LD_EUNSUPPORTED, "--platform %s: only the host platform (linux/amd64) can be built", o->platform);
+  builder b = {.store = store, .o = o, .res = res};
+  char *dfpath = find_dockerfile(o);
+  int r = ld_dockerfile_load(dfpath, &b.df, err);
+  free(dfpath);
+  if (r < 0) return -1;
+  b.context = realpath(o->context_dir, NULL);
+  if (!b.context) r = ld_err_sys(err, errno, "build context %s", o->context_dir);
+  if (r == 0) r = ld_ignore_load(b.context, &b.ig, err);
+  if (r == 0) r = parse_build_args(&b, err);
+  b.target = (int) b.df->n_stages - 1;
+  if (r == 0 && o->target && (b.target = ld_df_stage_index(b.df, o->target)) < 0)
+    r = ld_err(err, LD_ENOTFOUND, "--target %s: no such stage in %s", o->target, b.df->path);
+  if (r == 0) r = setup_dirs(&b, err);
+  b.stages = ld_xcalloc(b.df->n_stages, sizeof *b.stages);
+  for (size_t i = 0; r == 0 && i < b.df->n_meta_args; i++) {
+    b.step++;
+    r = do_arg(&b, NULL, &b.df->instrs[i], err);
+  }
+  if (r == 0) {
+    b.total = b.df->n_meta_args;
+    for (int i = 0; i <= b.target; i++) b.total += b.df->stages[i].count;
+    r = build_stage(&b, (size_t) b.target, err);
+  }
+  if (r == 0) r = write_image(&b, &b.stages[b.target], err);
+  if (r == 0) waste_report(&b, &b.stages[b.target]);
+  for (size_t i = 0; b.stages && i < b.df->n_stages; i++) stage_clear(&b.stages[i]);
+  free(b.stages);
+  if (b.tmp) ld_rm_rf(b.tmp, NULL);
+  free(b.tmp);
+  free(b.cache);
+  free(b.empty);
+  free(b.hosts);
+  free(b.context);
+  kv_free(&b.meta_args);
+  kv_free(&b.build_args);
+  ld_ignore_free(b.ig);
+  ld_dockerfile_free(b.df);
+  return r;
+}
+
+void ld_build_result_clear(ld_build_result *r) {
+  for (size_t i = 0; i < r->n_waste; i++) {
+    free(r->waste[i].instruction);
+    free(r->waste[i].path);
+  }
+  free(r->waste);
+  r->waste = NULL;
+  r->n_waste = 0;
+}

@@ -1,0 +1,150 @@
+/* Variable substitution in Dockerfile words, with BuildKit's shell-lexer rules.
+ *
+ * One left-to-right scan with a tiny state: outside quotes the escape character takes the next
+ * character literally; '…' is literal; "…" expands variables and lets the escape character
+ * protect only ", $ and itself. ${NAME<op>word} evaluates word (recursively, same rules) only
+ * when the operator needs it. Unset variables expand to "". The result has quotes removed,
+ * which is what COPY, ENV, LABEL, WORKDIR... want.
+ */
+#include <ctype.h>
+#include <string.h>
+#include "lading/build.h"
+#include "lading/util.h"
+
+typedef struct {
+  const char *s;
+  size_t i;
+  char escape;
+  ld_df_lookup lookup;
+  void *arg;
+  const char *word;
+} lexer;
+
+static int fail(lexer *lx, ld_error **err, const char *why) {
+  return ld_err(err, LD_EFORMAT, "cannot expand \"%.120s\": %s", lx->word, why);
+}
+
+static bool name_start(char c) { return isalpha((unsigned char) c) || c == '_'; }
+static bool name_char(char c) { return isalnum((unsigned char) c) || c == '_'; }
+
+/* The raw text of a ${...} modifier word up to its matching '}' (nesting and quotes aware). */
+static int modifier_word(lexer *lx, char **out, ld_error **err) {
+  size_t start = lx->i;
+  int depth = 0;
+  char quote = 0;
+  for (; lx->s[lx->i]; lx->i++) {
+    char c = lx->s[lx->i];
+    if (c == lx->escape && lx->s[lx->i + 1] && quote != '\'') { lx->i++; continue; }
+    if (quote) { if (c == quote) quote = 0; continue; }
+    if (c == '\'' || c == '"') { quote = c; continue; }
+    if (c == '$' && lx->s[lx->i + 1] == '{') { depth++; lx->i++; continue; }
+    if (c == '}') {
+      if (depth == 0) {
+        *out = ld_xstrndup(lx->s + start, lx->i - start);
+        lx->i++;
+        return 0;
+      }
+      depth--;
+    }
+  }
+  return fail(lx, err, "missing '}'");
+}
+
+static int expand_var(lexer *lx, ld_buf *out, ld_error **err) {
+  lx->i++; /* '$' */
+  const char *s = lx->s;
+  if (s[lx->i] != '{') {
+    if (!name_start(s[lx->i])) {
+      ld_buf_append(out, "$", 1);
+      return 0;
+    }
+    size_t st = lx->i;
+    while (name_char(s[lx->i])) lx->i++;
+    char *name = ld_xstrndup(s + st, lx->i - st);
+    const char *v = lx->lookup(lx->arg, name);
+    free(name);
+    if (v) ld_buf_puts(out, v);
+    return 0;
+  }
+  lx->i++;
+  size_t st = lx->i;
+  while (name_char(s[lx->i])) lx->i++;
+  if (lx->i == st) return fail(lx, err, "bad substitution (empty or invalid name in ${})");
+  char *name = ld_xstrndup(s + st, lx->i - st);
+  const char *v = lx->lookup(lx->arg, name);
+  if (s[lx->i] == '}') {
+    lx->i++;
+    if (v) ld_buf_puts(out, v);
+    free(name);
+    return 0;
+  }
+  bool colon = false;
+  if (s[lx->i] == ':') { colon = true; lx->i++; }
+  char op = s[lx->i];
+  if (op != '-' && op != '+' && op != '?') {
+    free(name);
+    return fail(lx, err, "unsupported modifier in ${}");
+  }
+  lx->i++;
+  char *raw = NULL;
+  if (modifier_word(lx, &raw, err) < 0) { free(name); return -1; }
+  bool set = v && (!colon || *v);
+  int r = 0;
+  char *w = NULL;
+  if ((op == '-' && !set) || (op == '+' && set) || (op == '?' && !set))
+    r = ld_df_expand(raw, lx->escape, lx->lookup, lx->arg, &w, err);
+  if (r == 0) {
+    if (op == '-') ld_buf_puts(out, set ? v : w);
+    else if (op == '+') { if (set) ld_buf_puts(out, w); }
+    else if (!set) r = ld_err(err, LD_EFORMAT, "%s: %s", name, *w ? w : "is not set");
+    else ld_buf_puts(out, v);
+  }
+  free(w);
+  free(raw);
+  free(name);
+  return r;
+}
+
+int ld_df_expand(const char *word, char escape, ld_df_lookup lookup, void *arg, char **out,
+                 ld_error **err) {
+  lexer lx = {word, 0, escape, lookup, arg, word};
+  ld_buf b = {0};
+  ld_buf_append(&b, "", 0);
+  while (word[lx.i]) {
+    char c = word[lx.i];
+    if (c == '\'') {
+      const char *end = strchr(word + lx.i + 1, '\'');
+      if (!end) { ld_buf_free(&b); return fail(&lx, err, "unmatched single quote"); }
+      ld_buf_append(&b, word + lx.i + 1, (size_t) (end - word - lx.i - 1));
+      lx.i = (size_t) (end - word) + 1;
+    } else if (c == '"') {
+      lx.i++;
+      for (;;) {
+        char d = word[lx.i];
+        if (!d) { ld_buf_free(&b); return fail(&lx, err, "unmatched double quote"); }
+        if (d == '"') { lx.i++; break; }
+        if (d == escape && word[lx.i + 1]) {
+          char e = word[lx.i + 1];
+          if (e != '"' && e != '$' && e != escape) ld_buf_append(&b, &d, 1);
+          ld_buf_append(&b, &e, 1);
+          lx.i += 2;
+        } else if (d == '$') {
+          if (expand_var(&lx, &b, err) < 0) { ld_buf_free(&b); return -1; }
+        } else {
+          ld_buf_append(&b, &d, 1);
+          lx.i++;
+        }
+      }
+    } else if (c == escape) {
+      if (word[lx.i + 1]) ld_buf_append(&b, word + lx.i + 1, 1);
+      lx.i += word[lx.i + 1] ? 2 : 1;
+    } else if (c == '$') {
+      if (expand_var(&lx, &b, err) < 0) { ld_buf_free(&b); return -1; }
+    } else {
+      ld_buf_append(&b, &c, 1);
+      lx.i++;
+    }
+  }
+  *out = ld_buf_steal(&b);
+  return 0;
+}

@@ -1,0 +1,32 @@
+/* Internals shared by lib/disk's files (not public API). */
+#ifndef LADING_DISK_INTERNAL_H
+#define LADING_DISK_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "lading/disk.h"
+
+/* Marks images pinned (disk_pins table) / broken (disk_broken table) in a store report. */
+void ld_disk_apply_pins(ld_disk_report *r, ld_store *s);
+void ld_disk_apply_broken(ld_disk_report *r, ld_store *s);
+/* Creates our meta.db tables if missing. */
+int ld_disk_meta_init(ld_store *s, ld_error **err);
+
+/* A set of digests (open addressing). */
+typedef struct ld_digest_set {
+  char **keys;
+  size_t cap, n;
+} ld_digest_set;
+bool ld_digest_set_add(ld_digest_set *s, const char *digest); /* true if newly added */
+bool ld_digest_set_has(const ld_digest_set *s, const char *digest);
+void ld_digest_set_clear(ld_digest_set *s);
+
+/* Marks every blob reachable from the store's refs (manifests, indexes, children, configs,
+ * layers, and referrers whose subject is live). Missing blobs are not errors here. */
+int ld_disk_mark(ld_store *s, ld_digest_set *live, ld_error **err);
+
+/* Deletes a blob unless a concurrent ingest holds it (see gc.c): renames it aside, and puts it
+ * back if its mtime is newer than cutoff. Returns 1 deleted (*bytes freed), 0 kept, -1 error. */
+int ld_disk_delete_blob(ld_store *s, const char *digest, int64_t cutoff, uint64_t *bytes);
+
+#endif

@@ -1,0 +1,187 @@
+/* Upload sessions (see uploads.h).
+ *
+ * The table is a linked list under one mutex: the mutex is held only to find, add or unlink a
+ * session, never during I/O. A session being written is marked busy, which both serialises
+ * requests on it and keeps the reaper away. Hashing is always SHA-256 while streaming (what
+ * every client uses); a final digest in another algorithm re-reads the file once.
+ */
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <string.h>
+#include <unistd.h>
+#include "lading/fs.h"
+#include "lading/util.h"
+#include "registry/uploads.h"
+
+void ru_init(ru_table *t, const rs_storage *st, int64_t ttl) {
+  memset(t, 0, sizeof *t);
+  pthread_mutex_init(&t->lock, NULL);
+  t->st = st;
+  t->ttl = ttl;
+}
+
+static void session_free(ru_session *s, bool remove_data) {
+  if (s->fd >= 0) close(s->fd);
+  if (remove_data && s->path) unlink(s->path);
+  if (s->hasher) ld_hasher_free(s->hasher);
+  free(s->path);
+  free(s->repo);
+  free(s);
+}
+
+void ru_destroy(ru_table *t) {
+  for (ru_session *s = t->head, *next; s; s = next) {
+    next = s->next;
+    session_free(s, true);
+  }
+  pthread_mutex_destroy(&t->lock);
+}
+
+static void make_uuid(char out[37]) {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof b) != 1) abort();
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+           b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+           b[15]);
+}
+
+int ru_create(ru_table *t, const char *repo, ru_session **out, ld_error **err) {
+  ru_session *s = ld_xcalloc(1, sizeof *s);
+  make_uuid(s->uuid);
+  s->repo = ld_xstrdup(repo);
+  s->path = ld_xasprintf("%s/%s", t->st->uploads, s->uuid);
+  s->fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (s->fd < 0) {
+    int e = errno;
+    session_free(s, false);
+    return ld_err_sys(err, e, "upload session: cannot create %s/…", t->st->uploads);
+  }
+  s->hasher = ld_hasher_new(LD_SHA256);
+  s->touched = s->started = ld_now();
+  s->busy = true;
+  pthread_mutex_lock(&t->lock);
+  s->next = t->head;
+  t->head = s;
+  pthread_mutex_unlock(&t->lock);
+  *out = s;
+  return 0;
+}
+
+int ru_acquire(ru_table *t, const char *repo, const char *uuid, ru_session **out) {
+  int rc = -1;
+  errno = ENOENT;
+  pthread_mutex_lock(&t->lock);
+  for (ru_session *s = t->head; s; s = s->next) {
+    if (strcmp(s->uuid, uuid) || strcmp(s->repo, repo)) continue;
+    if (!s->busy && ld_now() - s->touched > t->ttl) break; /* expired: the reaper will free it */
+    if (s->busy) {
+      errno = EBUSY;
+    } else {
+      s->busy = true;
+      s->touched = ld_now();
+      *out = s;
+      rc = 0;
+    }
+    break;
+  }
+  pthread_mutex_unlock(&t->lock);
+  return rc;
+}
+
+void ru_release(ru_table *t, ru_session *s) {
+  pthread_mutex_lock(&t->lock);
+  s->busy = false;
+  s->touched = ld_now();
+  pthread_mutex_unlock(&t->lock);
+}
+
+int ru_append(ru_session *s, const void *data, size_t len, ld_error **err) {
+  if (ld_write_all(s->fd, data, len) < 0)
+    return ld_err_sys(err, errno, "upload %s: write", s->uuid);
+  ld_hasher_update(s->hasher, data, len);
+  s->offset += len;
+  return 0;
+}
+
+static void unlink_session(ru_table *t, ru_session *s) {
+  pthread_mutex_lock(&t->lock);
+  for (ru_session **pp = &t->head; *pp; pp = &(*pp)->next)
+    if (*pp == s) {
+      *pp = s->next;
+      break;
+    }
+  pthread_mutex_unlock(&t->lock);
+}
+
+void ru_cancel(ru_table *t, ru_session *s) {
+  unlink_session(t, s);
+  session_free(s, true);
+}
+
+static int final_digest(ru_session *s, ld_digest_algo algo, char out[LD_DIGEST_MAX],
+                        ld_error **err) {
+  if (algo == LD_SHA256) {
+    ld_hasher_final(s->hasher, out);
+    return 0;
+  }
+  int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ld_err_sys(err, errno, "upload %s: reopen", s->uuid);
+  uint64_t size;
+  int rc = ld_digest_fd(fd, algo, out, &size, err);
+  close(fd);
+  return rc;
+}
+
+int ru_finish(ru_table *t, ru_session *s, const char *digest, ld_error **err) {
+  unlink_session(t, s);
+  char got[LD_DIGEST_MAX];
+  int rc = final_digest(s, ld_digest_algo_of(digest), got, err);
+  if (rc == 0 && strcmp(got, digest)) {
+    char a[24], b[24];
+    rc = ld_err(err, LD_EDIGEST, "upload %s: content has digest %s, not %s (%llu bytes)",
+                s->uuid, ld_digest_short(got, a), ld_digest_short(digest, b),
+                (unsigned long long) s->offset);
+  }
+  if (rc == 0) {
+    rc = rs_blob_commit(t->st, s->fd, s->path, digest, err);
+    if (rc == 0) {
+      free(s->path);
+      s->path = NULL; /* renamed away */
+    }
+  }
+  session_free(s, true);
+  return rc;
+}
+
+size_t ru_reap(ru_table *t, int64_t now) {
+  size_t n = 0;
+  ru_session *dead = NULL;
+  pthread_mutex_lock(&t->lock);
+  for (ru_session **pp = &t->head; *pp;) {
+    ru_session *s = *pp;
+    if (!s->busy && now - s->touched > t->ttl) {
+      *pp = s->next;
+      s->next = dead;
+      dead = s;
+      n++;
+    } else {
+      pp = &s->next;
+    }
+  }
+  pthread_mutex_unlock(&t->lock);
+  for (ru_session *s = dead, *next; s; s = next) {
+    next = s->next;
+    session_free(s, true);
+  }
+  return n;
+}
+
+size_t ru_count(ru_table *t) {
+  size_t n = 0;
+  pthread_mutex_lock(&t->lock);
+  for (ru_session *s = t->head; s; s = s->next) n++;
+  pthread_mutex_unlock(&t->lock);
+  return n;
+}

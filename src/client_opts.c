@@ -1,0 +1,79 @@
+/* Registry options shared by the client commands (see client_opts.h). */
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "client_opts.h"
+#include "lading/util.h"
+
+static int parse_bool(const char *cmd, const char *name, const char *arg, bool *out) {
+  if (!arg || !strcmp(arg, "true") || !strcmp(arg, "1")) *out = true;
+  else if (!strcmp(arg, "false") || !strcmp(arg, "0")) *out = false;
+  else return cli_usage_error(cmd, "--%s: expected true or false, not '%s'", name, arg);
+  return 0;
+}
+
+static int set_tls(const char *cmd, const char *name, const char *arg, ld_transport_opts *o) {
+  if (!o) return 0;
+  bool v = true;
+  if (parse_bool(cmd, name, arg, &v)) return 2;
+  o->tls_verify_set = true;
+  o->tls_verify = v;
+  return 0;
+}
+
+int client_opt(const char *cmd, int opt, const char *arg, ld_transport_opts *src,
+               ld_transport_opts *dst) {
+  ld_transport_opts *both[2] = {src, dst};
+  switch (opt) {
+  case OPT_TLS_VERIFY:
+    for (int i = 0; i < 2; i++)
+      if (set_tls(cmd, "tls-verify", arg, both[i])) return 2;
+    return 1;
+  case OPT_SRC_TLS_VERIFY: return set_tls(cmd, "src-tls-verify", arg, src) ? 2 : 1;
+  case OPT_DEST_TLS_VERIFY: return set_tls(cmd, "dest-tls-verify", arg, dst) ? 2 : 1;
+  case OPT_CERT_DIR:
+    for (int i = 0; i < 2; i++)
+      if (both[i]) both[i]->cert_dir = arg;
+    return 1;
+  case OPT_SRC_CERT_DIR: if (src) src->cert_dir = arg; return 1;
+  case OPT_DEST_CERT_DIR: if (dst) dst->cert_dir = arg; return 1;
+  case OPT_CREDS:
+  case OPT_SRC_CREDS:
+  case OPT_DEST_CREDS:
+    if (!strchr(arg, ':')) return cli_usage_error(cmd, "--creds: expected USER:PASSWORD");
+    if (opt != OPT_DEST_CREDS && src) src->creds = arg;
+    if (opt != OPT_SRC_CREDS && dst) dst->creds = arg;
+    return 1;
+  case OPT_AUTHFILE:
+    for (int i = 0; i < 2; i++)
+      if (both[i]) both[i]->authfile = arg;
+    return 1;
+  case OPT_RETRY_TIMES: {
+    char *end;
+    long n = strtol(arg, &end, 10);
+    if (*end || n < 0 || n > 100) return cli_usage_error(cmd, "--retry-times: expected 0..100");
+    for (int i = 0; i < 2; i++)
+      if (both[i]) both[i]->retries = n ? (int) n : -1;
+    return 1;
+  }
+  case OPT_CHUNK_SIZE: {
+    uint64_t sz;
+    if (ld_parse_size(arg, &sz) < 0 || sz < 4096)
+      return cli_usage_error(cmd, "--chunk-size: expected a size of at least 4096 bytes");
+    for (int i = 0; i < 2; i++)
+      if (both[i]) both[i]->chunk_size = sz;
+    return 1;
+  }
+  default: return 0;
+  }
+}
+
+void client_opts_merge(ld_transport_opts *o, const ld_transport_opts *from) {
+  o->tls_verify_set = from->tls_verify_set;
+  o->tls_verify = from->tls_verify;
+  o->cert_dir = from->cert_dir;
+  o->creds = from->creds;
+  o->authfile = from->authfile;
+  o->retries = from->retries;
+  o->chunk_size = from->chunk_size;
+}

@@ -1,0 +1,68 @@
+#!/bin/sh
+# lading db import / status: OSV (file, directory, all.zip), Alpine secdb, Debian tracker;
+# incremental re-import; a failed import leaves the previous database untouched.
+. "$(dirname "$0")/lib.sh"
+S=$FIXTURES/scan
+
+test_expect_success 'import of an OSV file, a directory, secdb and tracker JSON' '
+  lading db import "$S/osv/CVE-2023-4911.json" >out &&
+  grep -q "1 records (1 added" out &&
+  lading db import "$S/osv" "$S/alpine-v3.15-main.json" "$S/debian-tracker.json" >out &&
+  grep -q "(10 added, 0 updated, 1 unchanged)" out &&
+  lading db status --format json >st &&
+  jq -e ".vulnerabilities == 11" st &&
+  jq -e "[.sources[].name] == [\"alpine-secdb:v3.15\", \"debian-tracker\", \"osv:Debian\", \"osv:Maven\", \"osv:Red Hat\"]" st &&
+  jq -e ".sources[] | select(.name == \"osv:Maven\") | .records == 2" st &&
+  jq -e ".sources[0].age_seconds >= 0" st &&
+  test -f "$LADING_ROOT/advisories.db"
+'
+
+test_expect_success 're-import is incremental: unchanged records are skipped, changed ones replaced' '
+  lading db import "$S/osv" >out &&
+  grep -q "(0 added, 0 updated, 5 unchanged)" out &&
+  mkdir -p changed &&
+  jq ".modified = \"2025-01-01T00:00:00Z\" | .summary = \"changed\"" "$S/osv/CVE-2023-4911.json" >changed/c.json &&
+  lading db import changed >out &&
+  grep -q "(0 added, 1 updated, 0 unchanged)" out &&
+  lading db status --format json | jq -e ".vulnerabilities == 11"
+'
+
+test_expect_success 'an OSV all.zip imports like the directory' '
+  python3 -c "import sys,zipfile,glob,os; z=zipfile.ZipFile(\"all.zip\",\"w\"); [z.write(f, os.path.basename(f)) for f in glob.glob(sys.argv[1]+\"/*.json\")]" "$S/osv" &&
+  lading db --db zip.db import all.zip >out &&
+  grep -q "5 records (5 added" out &&
+  lading db --db zip.db status | grep -q "osv:Maven"
+'
+
+test_expect_success 'a failed import (one bad file among good ones) changes nothing' '
+  before=$(lading db status --format json | jq -c "[.vulnerabilities, .affected]") &&
+  mkdir -p mixed && cp "$S/osv/GHSA-jfh8-c2jp-5v3q.json" mixed/a.json &&
+  jq ".id = \"GHSA-new\"" "$S/osv/GHSA-jfh8-c2jp-5v3q.json" >mixed/b.json &&
+  cp "$S/bad/truncated.json" mixed/c.json &&
+  expect_exit 1 lading db import mixed 2>err &&
+  grep -q "c.json" err && grep -q "rolled back" err &&
+  [ $(wc -l <err) = 1 ] &&
+  after=$(lading db status --format json | jq -c "[.vulnerabilities, .affected]") &&
+  [ "$before" = "$after" ] &&
+  lading db status >/dev/null
+'
+
+test_expect_success 'unknown JSON, a missing path and a non-zip are named in one-line errors' '
+  expect_exit 1 lading db import "$S/bad/unknown.json" 2>err &&
+  grep -q "unknown.json: not OSV, Alpine secdb or Debian security tracker JSON" err &&
+  expect_exit 1 lading db import nope.json 2>err &&
+  grep -q "nope.json" err &&
+  echo "not a zip" >fake.zip &&
+  expect_exit 1 lading db import fake.zip 2>err &&
+  grep -q "fake.zip" err
+'
+
+test_expect_success 'status without a database says how to make one; usage errors exit 2' '
+  expect_exit 1 lading db --db none.db status 2>err &&
+  grep -q "none.db does not exist" err && test ! -e none.db &&
+  expect_exit 2 lading db frobnicate 2>/dev/null &&
+  expect_exit 2 lading db import 2>/dev/null &&
+  lading db --help | grep -q "vercmp"
+'
+
+test_done

@@ -1,0 +1,143 @@
+/* File system helpers: atomic writes leave the old file or the new one, path cleaning rejects
+ * escapes, ld_open_in_root keeps symlinks inside the root, errors wrap outermost-first. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "lading/fs.h"
+#include "lading/util.h"
+
+static char *tmpdir(void) {
+  char *t = ld_xstrdup("/tmp/lading-unit-XXXXXX");
+  assert_non_null(mkdtemp(t));
+  return t;
+}
+
+static void test_atomic_write(void **state) {
+  char *dir = tmpdir();
+  char *path = ld_path_join(dir, "f");
+  assert_int_equal(ld_atomic_write(path, "one", 3, 0644, NULL), 0);
+  ld_atomic_file f;
+  assert_int_equal(ld_atomic_open(&f, path, 0644, NULL), 0);
+  assert_int_equal(ld_write_all(f.fd, "two-partial", 11), 0);
+  ld_atomic_abort(&f); /* a failed writer leaves the old content and no temp file */
+  char *buf;
+  size_t len;
+  assert_int_equal(ld_read_file(path, 100, &buf, &len, NULL), 0);
+  assert_string_equal(buf, "one");
+  free(buf);
+  char *cmd = ld_xasprintf("test $(ls -A %s | wc -l) = 1", dir);
+  assert_int_equal(system(cmd), 0);
+  free(cmd);
+  assert_int_equal(ld_atomic_write(path, "two", 3, 0644, NULL), 0);
+  assert_int_equal(ld_read_file(path, 100, &buf, &len, NULL), 0);
+  assert_string_equal(buf, "two");
+  free(buf);
+  ld_error *err = NULL;
+  assert_int_equal(ld_read_file(path, 2, &buf, &len, &err), -1);
+  assert_non_null(strstr(err->msg, "larger than 2 bytes"));
+  ld_error_free(err);
+  assert_int_equal(ld_rm_rf(dir, NULL), 0);
+  assert_false(ld_path_exists(dir));
+  free(path);
+  free(dir);
+}
+
+static void test_path_clean(void **state) {
+  static const struct {
+    const char *in, *out;
+  } ok[] = {{"./a/b", "a/b"}, {"a//b/./c/", "a/b/c"}, {".", ""}, {"./", ""}, {"a/..b", "a/..b"}};
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    char *out;
+    assert_int_equal(ld_path_clean(ok[i].in, false, &out, NULL), 0);
+    assert_string_equal(out, ok[i].out);
+    free(out);
+  }
+  static const char *bad[] = {"../x", "a/../../x", "a/..", "/abs"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char *out = NULL;
+    ld_error *err = NULL;
+    assert_int_equal(ld_path_clean(bad[i], false, &out, &err), -1);
+    assert_non_null(strstr(err->msg, bad[i]));
+    ld_error_free(err);
+  }
+  char *out;
+  assert_int_equal(ld_path_clean("/abs//x", true, &out, NULL), 0);
+  assert_string_equal(out, "abs/x");
+  free(out);
+}
+
+static void test_open_in_root(void **state) {
+  char *dir = tmpdir();
+  char *cmd = ld_xasprintf("mkdir -p %s/root/etc && echo inside > %s/root/etc/passwd && "
+                           "echo outside > %s/secret && ln -s ../../secret %s/root/up && "
+                           "ln -s /etc/passwd %s/root/abs",
+                           dir, dir, dir, dir, dir);
+  assert_int_equal(system(cmd), 0);
+  free(cmd);
+  char *root = ld_path_join(dir, "root");
+  int rootfd = open(root, O_RDONLY | O_DIRECTORY);
+  char buf[32] = {0};
+  /* An absolute link resolves inside the root. */
+  int fd = ld_open_in_root(rootfd, "abs", O_RDONLY, 0, NULL);
+  assert_true(fd >= 0);
+  assert_true(read(fd, buf, sizeof buf - 1) > 0);
+  assert_string_equal(buf, "inside\n");
+  close(fd);
+  /* ".." above the root stays at the root: ../../secret is <root>/secret, which does not exist. */
+  ld_error *err = NULL;
+  fd = ld_open_in_root(rootfd, "up", O_RDONLY, 0, &err);
+  assert_int_equal(fd, -1);
+  ld_error_free(err);
+  close(rootfd);
+  ld_rm_rf(dir, NULL);
+  free(root);
+  free(dir);
+}
+
+static void test_error_wrap(void **state) {
+  ld_error *err = NULL;
+  assert_int_equal(ld_err(&err, LD_EDIGEST, "blob %s: digest mismatch", "sha256:ab"), -1);
+  ld_error_wrap(&err, "copy %s", "x");
+  assert_string_equal(err->msg, "copy x: blob sha256:ab: digest mismatch");
+  assert_int_equal(ld_error_exit_code(err), 1);
+  /* the first error is the cause and is kept */
+  ld_err(&err, EIO, "later");
+  assert_int_equal(err->code, LD_EDIGEST);
+  ld_error_free(err);
+  err = NULL;
+  ld_err(&err, LD_EPOLICY, "gate");
+  assert_int_equal(ld_error_exit_code(err), 3);
+  ld_error_free(err);
+}
+
+static void test_sizes(void **state) {
+  uint64_t v;
+  assert_int_equal(ld_parse_size("20MB", &v), 0);
+  assert_int_equal(v, 20000000);
+  assert_int_equal(ld_parse_size("19MiB", &v), 0);
+  assert_int_equal(v, 19 * 1048576);
+  assert_int_equal(ld_parse_size("1024", &v), 0);
+  assert_int_equal(v, 1024);
+  assert_int_equal(ld_parse_size("12XB", &v), -1);
+  int64_t s;
+  assert_int_equal(ld_parse_duration("2m", &s), 0);
+  assert_int_equal(s, 120);
+  assert_int_equal(ld_parse_duration("1h30m", &s), 0);
+  assert_int_equal(s, 5400);
+  assert_int_equal(ld_parse_duration("x", &s), -1);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_atomic_write), cmocka_unit_test(test_path_clean),
+      cmocka_unit_test(test_open_in_root), cmocka_unit_test(test_error_wrap),
+      cmocka_unit_test(test_sizes),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

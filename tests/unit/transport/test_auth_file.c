@@ -1,0 +1,123 @@
+/* Auth files: lookup order and key spellings, store/remove keep other entries, bad files name
+ * themselves. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "lading/fs.h"
+#include "lading/registry_client.h"
+
+static char dir[] = "/tmp/lading-auth-test.XXXXXX";
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static int setup(void **state) {
+  assert_non_null(mkdtemp(dir));
+  char *home = ld_path_join(dir, "home");
+  char *xdg = ld_path_join(dir, "run");
+  mkdir(home, 0700);
+  mkdir(xdg, 0700);
+  setenv("HOME", home, 1);
+  setenv("XDG_RUNTIME_DIR", xdg, 1);
+  unsetenv("REGISTRY_AUTH_FILE");
+  free(home);
+  free(xdg);
+  return 0;
+}
+
+static int teardown(void **state) {
+  ld_rm_rf(dir, NULL);
+  return 0;
+}
+
+static void test_docker_config_and_hub_spelling(void **state) {
+  char *d = ld_path_join(dir, "home/.docker");
+  mkdir(d, 0700);
+  char *f = ld_path_join(d, "config.json");
+  /* dXNlcjpwYXNz = user:pass ; aHViOnNlY3JldA== = hub:secret */
+  write_file(f, "{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"aHViOnNlY3JldA==\"},"
+                "\"quay.io\":{\"auth\":\"dXNlcjpwYXNz\"}},\"credHelpers\":{}}");
+  char *u, *p, *from;
+  assert_int_equal(ld_auth_lookup(NULL, "docker.io", "library/alpine", &u, &p, &from, NULL), 0);
+  assert_string_equal(u, "hub");
+  assert_string_equal(p, "secret");
+  assert_string_equal(from, f);
+  free(u), free(p), free(from);
+  assert_int_equal(ld_auth_lookup(NULL, "quay.io", NULL, &u, &p, NULL, NULL), 0);
+  assert_string_equal(u, "user");
+  free(u), free(p);
+  assert_int_equal(ld_auth_lookup(NULL, "ghcr.io", NULL, &u, &p, NULL, NULL), 0);
+  assert_null(u);
+  unlink(f);
+  free(f);
+  free(d);
+}
+
+static void test_store_lookup_remove(void **state) {
+  char *file = ld_auth_default_file(NULL);
+  char *want = ld_path_join(dir, "run/containers/auth.json");
+  assert_string_equal(file, want);
+  assert_int_equal(ld_auth_store(file, "127.0.0.1:5000", "a", "b:c", NULL), 0);
+  assert_int_equal(ld_auth_store(file, "https://quay.io", "q", "r", NULL), 0);
+  struct stat st;
+  assert_int_equal(stat(file, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  char *u, *p;
+  assert_int_equal(ld_auth_lookup(NULL, "127.0.0.1:5000", "x/y", &u, &p, NULL, NULL), 0);
+  assert_string_equal(u, "a");
+  assert_string_equal(p, "b:c");
+  free(u), free(p);
+  /* A namespace entry is more specific than the host. */
+  assert_int_equal(ld_auth_store(file, "127.0.0.1:5000/team", "t", "u", NULL), 0);
+  assert_int_equal(ld_auth_lookup(NULL, "127.0.0.1:5000", "team/app", &u, &p, NULL, NULL), 0);
+  assert_string_equal(u, "t");
+  free(u), free(p);
+  assert_int_equal(ld_auth_lookup(NULL, "127.0.0.1:5000", "teamx/app", &u, &p, NULL, NULL), 0);
+  assert_string_equal(u, "a");
+  free(u), free(p);
+  bool removed;
+  assert_int_equal(ld_auth_remove(file, "quay.io", &removed, NULL), 0);
+  assert_true(removed);
+  assert_int_equal(ld_auth_lookup(NULL, "quay.io", NULL, &u, &p, NULL, NULL), 0);
+  assert_null(u);
+  assert_int_equal(ld_auth_remove(file, "quay.io", &removed, NULL), 0);
+  assert_false(removed);
+  assert_int_equal(ld_auth_remove(file, NULL, &removed, NULL), 0);
+  assert_true(removed);
+  free(file);
+  free(want);
+}
+
+static void test_bad_file(void **state) {
+  char *f = ld_path_join(dir, "bad.json");
+  write_file(f, "{\"auths\":{\"h\":{\"auth\":\"bm9jb2xvbg==\"}}}"); /* "nocolon" */
+  char *u, *p;
+  ld_error *err = NULL;
+  assert_int_equal(ld_auth_lookup(f, "h", NULL, &u, &p, NULL, &err), -1);
+  assert_non_null(strstr(err->msg, "bad.json"));
+  ld_error_free(err);
+  err = NULL;
+  write_file(f, "{not json");
+  assert_int_equal(ld_auth_lookup(f, "h", NULL, &u, &p, NULL, &err), -1);
+  ld_error_free(err);
+  free(f);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_docker_config_and_hub_spelling),
+      cmocka_unit_test(test_store_lookup_remove),
+      cmocka_unit_test(test_bad_file),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
