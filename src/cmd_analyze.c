@@ -235,9 +235,9 @@ static void print_beyond(const ld_analysis *a, const options *o) {
          "under an opaque directory)\n",
          ld_human_size(a->reclaimable_bytes, s, sizeof s), (unsigned long long) a->reclaimable_bytes,
          (unsigned long long) a->reclaimable_files);
-  printf("  Duplicate content:    %s (%llu bytes) in %zu groups of identical files\n",
+  printf("  Duplicate content:    %s (%llu bytes) in %zu group%s of identical files\n",
          ld_human_size(a->duplicate_bytes, s, sizeof s), (unsigned long long) a->duplicate_bytes,
-         a->n_duplicates);
+         a->n_duplicates, a->n_duplicates == 1 ? "" : "s");
   if (a->n_hidden) printf("\nHidden copies\n  %6s  %10s  %s\n", "Copies", "Bytes", "Path");
   for (size_t i = 0; i < rows(o, a->n_hidden); i++)
     printf("  %6llu  %10s  %s\n", (unsigned long long) a->hidden[i].copies,
