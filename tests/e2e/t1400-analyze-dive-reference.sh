@@ -7,6 +7,8 @@
 # whiteouts of paths that do not exist, opaque markers, directories only implied by deeper
 # entries, the same path twice in one layer, files replaced by directories and back.
 . "$(dirname "$0")/lib.sh"
+# The system python: a pyenv shim costs seconds per call on a loaded machine.
+PYTHON=$(command -v /usr/bin/python3 || command -v python3)
 
 cat >"$TRASH/gen.py" <<'PY'
 # gen.py DIR FROM TO: random OCI layouts DIR/imgSEED, one per seed.
@@ -171,8 +173,8 @@ PY
 
 # Compares lading's dive fields with the reference for every generated image.
 compare_seeds() {
-  python3 "$TRASH/gen.py" imgs "$1" "$2" &&
-  python3 "$TRASH/reference.py" imgs "$1" "$2" >stats.json &&
+  "$PYTHON" "$TRASH/gen.py" imgs "$1" "$2" &&
+  "$PYTHON" "$TRASH/reference.py" imgs "$1" "$2" >stats.json &&
   for seed in $(seq "$1" "$2"); do
     lading analyze --format json "oci:imgs/img$seed:t" |
       jq "{efficiency, size, user_size, wasted_bytes, user_wasted_percent, inefficient_files}" >ours.json &&
