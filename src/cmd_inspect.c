@@ -43,21 +43,6 @@ static bool cached_layer(ld_store *s, const char *digest, char diff_id[LD_DIGEST
   return hit;
 }
 
-static void cache_layer(ld_store *s, const char *digest, const char *diff_id, uint64_t usize) {
-  if (!s) return;
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(ld_store_meta(s),
-                         "INSERT OR REPLACE INTO layers(digest, diff_id, uncompressed_size) "
-                         "VALUES(?,?,?)",
-                         -1, &st, NULL) != SQLITE_OK)
-    return;
-  sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, diff_id, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, (sqlite3_int64) usize);
-  sqlite3_step(st);
-  sqlite3_finalize(st);
-}
-
 static int measure_layer(ld_image_src *src, const ld_descriptor *d, char diff_id[LD_DIGEST_MAX],
                          uint64_t *usize, ld_error **err) {
   ld_reader *blob;
@@ -65,7 +50,11 @@ static int measure_layer(ld_image_src *src, const ld_descriptor *d, char diff_id
   ld_layer_reader *l;
   char what[160];
   snprintf(what, sizeof what, "layer %s", d->digest);
-  if (ld_layer_open(blob, d->media_type, d->digest, what, &l, err) < 0) return -1;
+  ld_layer_opts opts;
+  char known[LD_DIGEST_MAX];
+  ld_image_layer_opts(src, d, &opts, known);
+  opts.known_diff_id = NULL; /* inspect is where diff_ids are measured and checked */
+  if (ld_layer_open_ex(blob, d->media_type, d->digest, what, &opts, &l, err) < 0) return -1;
   int rc = ld_layer_finish(l, diff_id, usize, err);
   ld_layer_close(l);
   return rc;
@@ -155,7 +144,7 @@ int cmd_inspect(int argc, char **argv) {
           json_decref(layers);
           goto done;
         }
-        if (store) cache_layer(store, d->digest, diff_id, usize);
+        ld_image_layer_learned(src, d, diff_id, usize);
       }
       json_object_set_new(l, "uncompressed_size", json_integer((json_int_t) usize));
       json_object_set_new(l, "diff_id", json_string(diff_id));

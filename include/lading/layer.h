@@ -42,6 +42,17 @@ typedef struct ld_layer_entry {
  * what: name for errors, e.g. "layer 3 sha256:ab…". expect_digest may be NULL. */
 int ld_layer_open(ld_reader *blob, const char *media_type, const char *expect_digest,
                   const char *what, ld_layer_reader **out, ld_error **err);
+
+/* What the caller already knows about a layer, so the reader can skip work it would repeat.
+ * Only lading's own earlier computations count: blob_verified for a store blob (verified when
+ * it was ingested), known_diff_id for a diff_id lading computed before (meta.db). */
+typedef struct ld_layer_opts {
+  bool blob_verified;
+  const char *known_diff_id; /* finish() returns it instead of hashing the tar again */
+} ld_layer_opts;
+int ld_layer_open_ex(ld_reader *blob, const char *media_type, const char *expect_digest,
+                     const char *what, const ld_layer_opts *o, ld_layer_reader **out,
+                     ld_error **err);
 /* Next entry: 1 with *e filled, 0 at the end of the tar, -1 on error. */
 int ld_layer_next(ld_layer_reader *l, ld_layer_entry *e, ld_error **err);
 /* Reads the current entry's data. */

@@ -52,6 +52,9 @@ struct ld_image_src {
   /* Optional: "domain/repo" of a registry source, so a destination on the same registry can
    * mount blobs instead of copying them (NULL for other transports). */
   const char *origin;
+  /* Set by the store source: its blobs were verified on ingest, and meta.db remembers the
+   * diff_ids computed for them (see ld_image_layer_opts). */
+  ld_store *store;
 };
 
 struct ld_image_dst {
@@ -141,6 +144,16 @@ typedef struct ld_image {
   size_t config_len;
 } ld_image;
 int ld_image_load(ld_image_src *src, const ld_platform *platform, ld_image *out, ld_error **err);
+
+/* For reading layer d of src with the layer reader: fills o (and diff_id_buf, which o points
+ * into) from what the store already verified and computed. Not thread-safe: callers that read
+ * layers in parallel hold their own lock around it and ld_image_layer_learned. */
+struct ld_layer_opts;
+void ld_image_layer_opts(ld_image_src *src, const ld_descriptor *d, struct ld_layer_opts *o,
+                         char diff_id_buf[LD_DIGEST_MAX]);
+/* Remembers a diff_id and uncompressed size computed for a store blob (no-op otherwise). */
+void ld_image_layer_learned(ld_image_src *src, const ld_descriptor *d, const char *diff_id,
+                            uint64_t uncompressed_size);
 void ld_image_clear(ld_image *img);
 
 #endif

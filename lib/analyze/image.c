@@ -131,17 +131,26 @@ static int read_layer(pool *p, size_t i, layer_job *j, ld_error **err) {
   const ld_descriptor *d = &p->img->manifest.layers[i];
   ld_autofree char *what = ld_xasprintf("layer %zu %s", i, d->digest);
   ld_reader *blob = NULL;
+  ld_layer_opts opts;
+  char known[LD_DIGEST_MAX];
   pthread_mutex_lock(&p->mu);
   int r = p->src->open_blob(p->src, d, &blob, err);
+  ld_image_layer_opts(p->src, d, &opts, known); /* store: verified on ingest, diff_id known */
   pthread_mutex_unlock(&p->mu);
   if (r < 0) return ld_error_wrap(err, "%s", what);
   ld_layer_reader *l = NULL;
-  if (ld_layer_open(blob, d->media_type, d->digest, what, &l, err) < 0) return -1;
+  if (ld_layer_open_ex(blob, d->media_type, d->digest, what, &opts, &l, err) < 0) return -1;
   char diff_id[LD_DIGEST_MAX] = "";
+  uint64_t usize = 0;
   r = read_entries(l, j, err);
-  if (r == 0) r = ld_layer_finish(l, diff_id, NULL, err);
+  if (r == 0) r = ld_layer_finish(l, diff_id, &usize, err);
   ld_layer_close(l);
   if (r == 0) r = check_diff_id(p->img, i, what, diff_id, err);
+  if (r == 0 && !opts.known_diff_id) {
+    pthread_mutex_lock(&p->mu);
+    ld_image_layer_learned(p->src, d, diff_id, usize);
+    pthread_mutex_unlock(&p->mu);
+  }
   return r;
 }
 

@@ -63,6 +63,7 @@ struct ld_layer_reader {
   uint64_t real_bytes;   /* decompressed bytes that came from the blob */
   size_t synthetic_left; /* zero bytes still to give the parser after the real end */
   uint64_t cur_data_end; /* offset where the current entry's data ends */
+  char *known_diff_id;   /* when set, the tar is not hashed again */
 };
 
 static la_ssize_t archive_read_cb(struct archive *a, void *ctx, const void **out) {
@@ -85,7 +86,7 @@ static la_ssize_t archive_read_cb(struct archive *a, void *ctx, const void **out
     *out = l->buf;
     return (la_ssize_t) give;
   }
-  ld_hasher_update(l->diff, l->buf, (size_t) n);
+  if (!l->known_diff_id) ld_hasher_update(l->diff, l->buf, (size_t) n);
   l->real_bytes += (uint64_t) n;
   *out = l->buf;
   return n;
@@ -95,9 +96,17 @@ static int archive_fail(ld_layer_reader *l, const char *doing, ld_error **err);
 
 int ld_layer_open(ld_reader *blob, const char *media_type, const char *expect_digest,
                   const char *what, ld_layer_reader **out, ld_error **err) {
+  return ld_layer_open_ex(blob, media_type, expect_digest, what, NULL, out, err);
+}
+
+int ld_layer_open_ex(ld_reader *blob, const char *media_type, const char *expect_digest,
+                     const char *what, const ld_layer_opts *o, ld_layer_reader **out,
+                     ld_error **err) {
   ld_layer_reader *l = ld_xcalloc(1, sizeof *l);
   l->what = ld_xstrdup(what ? what : "layer");
-  l->verifier = ld_verifier_new(blob, true, expect_digest, -1, l->what);
+  l->verifier = o && o->blob_verified ? blob
+                                      : ld_verifier_new(blob, true, expect_digest, -1, l->what);
+  if (o && o->known_diff_id) l->known_diff_id = ld_xstrdup(o->known_diff_id);
   prefix_reader *p = ld_xcalloc(1, sizeof *p);
   p->r.read = prefix_read;
   p->r.close = prefix_close;
@@ -279,15 +288,17 @@ int ld_layer_finish(ld_layer_reader *l, char diff_id[LD_DIGEST_MAX], uint64_t *u
       return ld_error_wrap(err, "%s", l->what);
     }
     if (n == 0) break;
-    ld_hasher_update(l->diff, l->buf, (size_t) n);
+    if (!l->known_diff_id) ld_hasher_update(l->diff, l->buf, (size_t) n);
+    l->real_bytes += (uint64_t) n;
   }
   for (;;) { /* trailing bytes after the compressed stream still belong to the blob */
     ssize_t n = ld_reader_read(l->verifier, l->buf, ARCHIVE_BUF);
     if (n < 0) return ld_reader_take_error(l->verifier, err);
     if (n == 0) break;
   }
-  if (usize) *usize = ld_hasher_bytes(l->diff);
-  if (diff_id) ld_hasher_final(l->diff, diff_id);
+  if (usize) *usize = l->real_bytes;
+  if (diff_id && l->known_diff_id) snprintf(diff_id, LD_DIGEST_MAX, "%s", l->known_diff_id);
+  else if (diff_id) ld_hasher_final(l->diff, diff_id);
   return 0;
 }
 
@@ -301,6 +312,7 @@ void ld_layer_close(ld_layer_reader *l) {
   ld_error_free(l->cb_err);
   free(l->buf);
   free(l->cur_path);
+  free(l->known_diff_id);
   free(l->what);
   free(l);
 }

@@ -202,7 +202,10 @@ static int read_layer(ld_image_src *src, const ld_descriptor *d, size_t index, j
   if (src->open_blob(src, d, &blob, err) < 0) return -1;
   char *what = ld_xasprintf("layer %zu %s", index + 1, d->digest);
   ld_layer_reader *l = NULL;
-  if (ld_layer_open(blob, d->media_type, d->digest, what, &l, err) < 0) {
+  ld_layer_opts opts;
+  char known[LD_DIGEST_MAX];
+  ld_image_layer_opts(src, d, &opts, known); /* store: verified on ingest, diff_id known */
+  if (ld_layer_open_ex(blob, d->media_type, d->digest, what, &opts, &l, err) < 0) {
     free(what);
     return -1;
   }
@@ -246,6 +249,7 @@ static int read_layer(ld_image_src *src, const ld_descriptor *d, size_t index, j
   }
   if (r == 0) r = ld_layer_finish(l, diff_id, usize, err);
   ld_layer_close(l);
+  if (r == 0 && !opts.known_diff_id) ld_image_layer_learned(src, d, diff_id, *usize);
   free(what);
   if (r < 0) {
     json_decref(res);

@@ -4,6 +4,7 @@
  * single image is followed whatever its platform (so an arm64-only image can be analyzed on an
  * amd64 host), otherwise the host's platform is chosen. */
 #include <string.h>
+#include "lading/layer.h"
 #include "lading/transport.h"
 #include "lading/util.h"
 
@@ -91,4 +92,37 @@ int ld_image_load(ld_image_src *src, const ld_platform *platform, ld_image *out,
 fail:
   ld_image_clear(out);
   return -1;
+}
+
+void ld_image_layer_opts(ld_image_src *src, const ld_descriptor *d, ld_layer_opts *o,
+                         char diff_id_buf[LD_DIGEST_MAX]) {
+  memset(o, 0, sizeof *o);
+  if (!src->store) return;
+  o->blob_verified = true;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(ld_store_meta(src->store), "SELECT diff_id FROM layers WHERE digest=?",
+                         -1, &st, NULL) != SQLITE_OK)
+    return;
+  sqlite3_bind_text(st, 1, d->digest, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+    snprintf(diff_id_buf, LD_DIGEST_MAX, "%s", (const char *) sqlite3_column_text(st, 0));
+    o->known_diff_id = diff_id_buf;
+  }
+  sqlite3_finalize(st);
+}
+
+void ld_image_layer_learned(ld_image_src *src, const ld_descriptor *d, const char *diff_id,
+                            uint64_t uncompressed_size) {
+  if (!src->store || !diff_id || !*diff_id) return;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(ld_store_meta(src->store),
+                         "INSERT OR REPLACE INTO layers(digest, diff_id, uncompressed_size) "
+                         "VALUES(?,?,?)",
+                         -1, &st, NULL) != SQLITE_OK)
+    return;
+  sqlite3_bind_text(st, 1, d->digest, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, diff_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, (sqlite3_int64) uncompressed_size);
+  sqlite3_step(st);
+  sqlite3_finalize(st);
 }

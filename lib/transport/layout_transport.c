@@ -131,6 +131,7 @@ int ld_store_src_open(ld_store *st, const char *ref, ld_image_src **out, ld_erro
   }
   ld_store_touch(st, c->top.digest);
   *out = src_new(c, canonical ? canonical : ref);
+  (*out)->store = st;
   free(canonical);
   return 0;
 }
