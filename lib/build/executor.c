@@ -397,6 +397,15 @@ static int build_stage(builder *b, size_t idx, ld_error **err);
 static int do_from(builder *b, size_t idx, const ld_df_instr *in, ld_error **err) {
   bl_stage *s = &b->stages[idx];
   char *ref;
+  if (ld_df_flag(in, "platform")) {
+    char *pl;
+    if (expand(b, NULL, in, ld_df_flag(in, "platform"), &pl, err) < 0) return -1;
+    bool host = !strcmp(pl, "linux/amd64");
+    if (!host) ld_err(err, LD_EUNSUPPORTED, "%s:%d: FROM --platform=%s: only the host platform (linux/amd64) can be built",
+                      b->df->path, in->line, pl);
+    free(pl);
+    if (!host) return -1;
+  }
   if (expand(b, NULL, in, in->args[0], &ref, err) < 0) return -1;
   int dep = -1;
   for (size_t k = 0; k < idx; k++)
