@@ -3,12 +3,14 @@
  * Output mirrors hadolint: "FILE:LINE CODE level: message" lines, or with --format json an array
  * of {code, column, file, level, line, message} (hadolint's field names). The exit status is 3
  * when a finding at or above --failure-threshold (default info, like hadolint) is reported,
- * 1 when the file cannot be read or parsed, 0 otherwise.
+ * 1 when the file cannot be read or parsed, 0 otherwise. hadolint's inline pragma
+ * ("# hadolint ignore=DL3009" above an instruction) is honoured.
  */
 #include <getopt.h>
 #include <string.h>
 #include "cli.h"
 #include "lading/build.h"
+#include "lading/fs.h"
 #include "lading/json.h"
 #include "lading/util.h"
 
@@ -23,6 +25,32 @@ static void usage(FILE *f) {
         "      --format FMT               table (default) or json\n"
         "  -h, --help                     show this help\n",
         f);
+}
+
+/* hadolint's inline pragma: "# hadolint ignore=DL3009,DL3015" in the comment lines right above an
+ * instruction silences those codes for it. */
+static bool pragma_ignores(const char *text, int line, const char *code) {
+  const char *starts[4096];
+  int n = 0;
+  for (const char *p = text; p && *p && n < (int) LD_ARRAY_SIZE(starts); p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+    starts[n++] = p;
+  for (int l = line - 1; l >= 1 && l <= n; l--) {
+    const char *p = starts[l - 1];
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p != '#') break;
+    const char *eol = strchr(p, '\n');
+    size_t len = eol ? (size_t) (eol - p) : strlen(p);
+    char *c = ld_xstrndup(p, len), *k = strstr(c, "hadolint ignore=");
+    bool hit = false;
+    if (k) {
+      char *save = NULL;
+      for (char *t = strtok_r(k + 16, ", \t", &save); t && !hit; t = strtok_r(NULL, ", \t", &save))
+        hit = !strcmp(t, code);
+    }
+    free(c);
+    if (hit) return true;
+  }
+  return false;
 }
 
 static bool ignored(const char *code, char **ignores, size_t n) {
@@ -77,8 +105,12 @@ int cmd_lint(int argc, char **argv) {
     ld_lint_finding *f;
     size_t n;
     ld_lint(df, &f, &n, NULL);
+    char *text = NULL;
+    size_t tlen;
+    ld_read_file(files[i], 16u << 20, &text, &tlen, NULL);
     for (size_t k = 0; k < n; k++) {
       if (ignored(f[k].code, ignores, n_ignores)) continue;
+      if (text && pragma_ignores(text, f[k].line, f[k].code)) continue;
       if (f[k].level <= threshold && threshold != LD_LINT_NONE) failed = true;
       if (fmt == CLI_FORMAT_JSON) {
         json_array_append_new(all, json_pack("{s:s, s:i, s:s, s:s, s:i, s:s}", "code", f[k].code,
@@ -91,6 +123,7 @@ int cmd_lint(int argc, char **argv) {
       }
     }
     free(f);
+    free(text);
     ld_dockerfile_free(df);
   }
   if (fmt == CLI_FORMAT_JSON) ld_json_print(stdout, all);

@@ -397,6 +397,15 @@ static int build_stage(builder *b, size_t idx, ld_error **err);
 static int do_from(builder *b, size_t idx, const ld_df_instr *in, ld_error **err) {
   bl_stage *s = &b->stages[idx];
   char *ref;
+  if (ld_df_flag(in, "platform")) {
+    char *pl;
+    if (expand(b, NULL, in, ld_df_flag(in, "platform"), &pl, err) < 0) return -1;
+    bool host = !strcmp(pl, "linux/amd64");
+    if (!host) ld_err(err, LD_EUNSUPPORTED, "%s:%d: FROM --platform=%s: only the host platform (linux/amd64) can be built",
+                      b->df->path, in->line, pl);
+    free(pl);
+    if (!host) return -1;
+  }
   if (expand(b, NULL, in, in->args[0], &ref, err) < 0) return -1;
   int dep = -1;
   for (size_t k = 0; k < idx; k++)
@@ -1316,29 +1325,59 @@ static int adder_of(const ld_analysis *a, size_t j, const char *path) {
   return -1;
 }
 
-static int waste_from_analysis(builder *b, bl_stage *s, ld_error **err) {
-  ld_image_src *src = NULL;
-  ld_image img;
-  ld_analysis *a = NULL;
-  ld_analyze_opts ao = {.changes_layer = -1, .all_changes = true};
-  int r = ld_store_src_open(b->store, b->res->digest, &src, err);
-  if (r == 0) r = ld_image_load(src, NULL, &img, err);
-  if (r == 0) {
-    r = ld_analyze_image(src, &img, &ao, &a, err);
-    ld_image_clear(&img);
+/* Feeds one of our layers (from the store) to the analyzer. */
+static int feed_layer(builder *b, ld_analyzer *an, const bl_layer *l, ld_error **err) {
+  ld_reader *blob;
+  ld_layer_reader *lr;
+  if (ld_store_open_blob(b->store, l->digest, &blob, err) < 0) return -1;
+  if (ld_layer_open(blob, l->media_type, l->digest, "layer", &lr, err) < 0) return -1;
+  ld_an_layer_meta meta = {.digest = l->digest, .diff_id = l->diff_id, .media_type = l->media_type,
+                           .blob_size = (uint64_t) l->size, .created_by = l->created_by};
+  ld_analyzer_begin_layer(an, &meta);
+  ld_layer_entry e;
+  int r;
+  while ((r = ld_layer_next(lr, &e, err)) == 1) {
+    mode_t t = archive_entry_filetype(e.ae);
+    const char *hl = archive_entry_hardlink(e.ae), *sl = archive_entry_symlink(e.ae);
+    ld_an_entry ae = {.path = e.path, .whiteout = e.whiteout, .opaque = e.opaque,
+                      .type = hl ? LD_AN_HARDLINK : t == AE_IFREG ? LD_AN_REG : t == AE_IFDIR ? LD_AN_DIR
+                              : t == AE_IFLNK ? LD_AN_SYMLINK : LD_AN_OTHER,
+                      .size = (uint64_t) archive_entry_size(e.ae), .mode = archive_entry_mode(e.ae),
+                      .uid = (uint32_t) archive_entry_uid(e.ae), .gid = (uint32_t) archive_entry_gid(e.ae),
+                      .link = hl ? hl : sl};
+    ld_analyzer_add_entry(an, &ae);
   }
-  if (src) ld_image_src_close(src);
-  if (r < 0) return -1;
-  if (a->n_layers != s->n_layers) {
+  if (r == 0) r = ld_analyzer_end_layer(an, err);
+  ld_layer_close(lr);
+  return r;
+}
+
+/* Only the layers this build made are read: a charge always goes to one of them, and the base
+ * (often most of the bytes) would cost a full read on every build. */
+static int waste_from_analysis(builder *b, bl_stage *s, ld_error **err) {
+  size_t first = 0;
+  while (first < s->n_layers && !s->layers[first].line) first++;
+  ld_analyze_opts ao = {.changes_layer = -1, .all_changes = true};
+  ld_analyzer *an = ld_analyzer_new(&ao);
+  int r = 0;
+  for (size_t i = first; r == 0 && i < s->n_layers; i++) r = feed_layer(b, an, &s->layers[i], err);
+  if (r < 0) {
+    ld_analyzer_free(an);
+    return -1;
+  }
+  ld_analysis *a = ld_analyzer_finish(an);
+  ld_analyzer_free(an);
+  bl_layer *ours = s->layers + first;
+  if (a->n_layers != s->n_layers - first) {
     ld_analysis_free(a);
-    return ld_err(err, EINVAL, "analysis has %zu layers, the build %zu", a->n_layers, s->n_layers);
+    return ld_err(err, EINVAL, "analysis has %zu layers, the build %zu", a->n_layers, s->n_layers - first);
   }
   for (size_t j = 0; j < a->n_layers; j++) {
     const ld_an_layer *L = &a->layers[j];
     uint64_t cache_bytes[LD_ARRAY_SIZE(known)] = {0};
     for (size_t k = 0; k < L->n_changes; k++) {
       const ld_an_change *c = &L->changes[k];
-      if (c->kind != LD_AN_REMOVED && s->layers[j].line && c->type != LD_AN_DIR)
+      if (c->kind != LD_AN_REMOVED && c->type != LD_AN_DIR)
         for (size_t q = 0; q < LD_ARRAY_SIZE(known); q++) {
           size_t n = strlen(known[q][0]);
           if (!strncmp(c->path + 1, known[q][0], n) && c->path[1 + n] == '/') cache_bytes[q] += c->size;
@@ -1346,10 +1385,10 @@ static int waste_from_analysis(builder *b, bl_stage *s, ld_error **err) {
       if (c->kind == LD_AN_ADDED || j == 0) continue;
       uint64_t bytes = c->kind == LD_AN_REMOVED ? c->size : c->prev_size;
       int i = adder_of(a, j, c->path);
-      if (i >= 0 && s->layers[i].line && bytes >= 4096) add_waste(b, &s->layers[i], c->path + 1, bytes, FIX_LATER);
+      if (i >= 0 && bytes >= 4096) add_waste(b, &ours[i], c->path + 1, bytes, FIX_LATER);
     }
     for (size_t q = 0; q < LD_ARRAY_SIZE(known); q++)
-      if (cache_bytes[q] >= 4096) add_waste(b, &s->layers[j], known[q][0], cache_bytes[q], known[q][1]);
+      if (cache_bytes[q] >= 4096) add_waste(b, &ours[j], known[q][0], cache_bytes[q], known[q][1]);
   }
   ld_analysis_free(a);
   return 0;

@@ -33,6 +33,17 @@ test_expect_success 'failure threshold decides the exit status' '
   expect_exit 0 lading lint --ignore DL3059 Dockerfile
 '
 
+test_expect_success 'hadolint ignore pragmas above an instruction silence those codes' '
+  cat >Dockerfile <<-\EOT &&
+	FROM debian:12
+	# hadolint ignore=DL3009,DL3015
+	RUN apt-get update && apt-get install -y curl
+	RUN apt-get update
+	EOT
+  expect_exit 3 lading lint Dockerfile >out &&
+  test "$(cut -d" " -f1-2 out)" = "$(printf "Dockerfile:4 DL3009\nDockerfile:4 DL3059")"
+'
+
 test_expect_success 'a clean Dockerfile passes' '
   cat >Dockerfile <<-\EOT &&
 	FROM debian:12 AS build

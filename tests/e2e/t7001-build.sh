@@ -169,6 +169,13 @@ test_expect_success 'syntax error: file:line:col, nothing tagged' '
   test "$(refs)" = "$before"
 '
 
+test_expect_success 'only the host platform: --platform and FROM --platform say so' '
+  printf "FROM --platform=\$BUILDPLATFORM debian:bookworm AS a\nFROM --platform=linux/arm64 debian:bookworm\n" >ctx/Dockerfile.pl &&
+  expect_exit 1 lading build -q -f ctx/Dockerfile.pl ctx 2>err &&
+  grep "Dockerfile.pl:2: FROM --platform=linux/arm64: only the host platform (linux/amd64) can be built" err &&
+  expect_exit 1 lading build -q --platform linux/s390x ctx 2>err && grep "only the host platform" err
+'
+
 test_expect_success 'failing RUN: command, exit code, output tail and line; nothing tagged' '
   before=$(refs) &&
   printf "FROM debian:bookworm\nRUN echo about to fail && exit 3\n" >ctx/Dockerfile.fail &&
