@@ -21,7 +21,7 @@
 #include "lading/manifest.h"
 #include "registry/server.h"
 
-#define CONN_MEMORY (512u << 10)
+#define CONN_MEMORY (128u << 10) /* per connection; libmicrohttpd zeroes it, so it is resident */
 
 char *ld_registry_default_root(void) {
   const char *env = getenv("LADING_ROOT");
