@@ -248,7 +248,10 @@ static enum MHD_Result do_manifest_get(req *q) {
   MHD_add_response_header(r, "Docker-Content-Digest", digest);
   ld_autofree char *etag = ld_xasprintf("\"%s\"", digest);
   MHD_add_response_header(r, "ETag", etag);
-  if (!is_head(q)) q->bytes_out += (uint64_t) sb.st_size;
+  if (!is_head(q)) {
+    q->bytes_out += (uint64_t) sb.st_size;
+    rq_touch(q, digest);
+  }
   return rq_send(q, 200, r);
 }
 

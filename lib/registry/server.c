@@ -19,6 +19,7 @@
 #include "lading/fs.h"
 #include "lading/log.h"
 #include "lading/manifest.h"
+#include "lading/store.h"
 #include "registry/server.h"
 
 #define CONN_MEMORY (128u << 10) /* per connection; libmicrohttpd zeroes it, so it is resident */
@@ -181,21 +182,64 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   return routes_end(q);
 }
 
+#define TOUCH_MAX 1024
+
+void rq_touch(req *q, const char *digest) {
+  srv *s = q->s;
+  if (!s->o.store_root || atomic_load(&s->store_failed)) return;
+  pthread_mutex_lock(&s->touch_lock);
+  bool seen = false;
+  for (size_t i = 0; i < s->n_touch && !seen; i++) seen = !strcmp(s->touch[i], digest);
+  if (!seen && s->n_touch < TOUCH_MAX) snprintf(s->touch[s->n_touch++], LD_DIGEST_MAX, "%s", digest);
+  pthread_mutex_unlock(&s->touch_lock);
+}
+
+/* Records queued manifest GETs as use in the store's meta.db, for images the store holds:
+ * one SQLite transaction per batch, off the request path. */
+static void flush_touches(srv *s) {
+  if (!s->o.store_root || atomic_load(&s->store_failed)) return;
+  pthread_mutex_lock(&s->touch_lock);
+  size_t n = s->n_touch;
+  char (*batch)[LD_DIGEST_MAX] = NULL;
+  if (n) {
+    batch = ld_xmalloc(n * sizeof *batch);
+    memcpy(batch, s->touch, n * sizeof *batch);
+    s->n_touch = 0;
+  }
+  pthread_mutex_unlock(&s->touch_lock);
+  if (!n) return;
+  ld_error *err = NULL;
+  if (!s->store && ld_store_open(s->o.store_root, &s->store, &err) < 0) {
+    ld_warn("registry: cannot record image use in store %s: %s", s->o.store_root, err->msg);
+    ld_error_free(err);
+    atomic_store(&s->store_failed, true); /* say it once */
+  }
+  if (s->store) {
+    sqlite3_exec(ld_store_meta(s->store), "BEGIN", NULL, NULL, NULL);
+    for (size_t i = 0; i < n; i++)
+      if (ld_store_has_blob(s->store, batch[i])) ld_store_touch(s->store, batch[i]);
+    sqlite3_exec(ld_store_meta(s->store), "COMMIT", NULL, NULL, NULL);
+  }
+  free(batch);
+}
+
 static void *reaper_main(void *arg) {
   srv *s = arg;
   pthread_mutex_lock(&s->reaper_lock);
   while (!s->stopping) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += s->o.upload_ttl < 20 ? 1 : 10;
+    ts.tv_sec += s->o.upload_ttl < 20 || s->o.store_root ? 1 : 10;
     pthread_cond_timedwait(&s->reaper_cond, &s->reaper_lock, &ts);
     if (s->stopping) break;
     pthread_mutex_unlock(&s->reaper_lock);
     size_t n = ru_reap(&s->uploads, ld_now());
     if (n) ld_info("registry: expired %zu idle upload session(s)", n);
+    flush_touches(s);
     pthread_mutex_lock(&s->reaper_lock);
   }
   pthread_mutex_unlock(&s->reaper_lock);
+  flush_touches(s);
   return NULL;
 }
 
@@ -218,6 +262,10 @@ static int parse_addr(const char *addr, struct sockaddr_in *sa, ld_error **err) 
 }
 
 static void srv_free(srv *s) {
+  if (s->store) ld_store_close(s->store);
+  free(s->touch);
+  free((char *) s->o.store_root);
+  pthread_mutex_destroy(&s->touch_lock);
   ra_free(&s->auth);
   ru_destroy(&s->uploads);
   rs_close(&s->st);
@@ -280,6 +328,9 @@ int ld_registry_start(const ld_registry_opts *o, ld_registry **out, ld_error **e
   if (!s->o.manifest_max || s->o.manifest_max > LD_MANIFEST_MAX)
     s->o.manifest_max = LD_MANIFEST_MAX;
   s->log = o->access_log;
+  s->o.store_root = o->store_root ? ld_xstrdup(o->store_root) : NULL;
+  s->touch = ld_xcalloc(TOUCH_MAX, sizeof *s->touch);
+  pthread_mutex_init(&s->touch_lock, NULL);
   pthread_mutex_init(&s->reaper_lock, NULL);
   pthread_cond_init(&s->reaper_cond, NULL);
   ru_init(&s->uploads, &s->st, s->o.upload_ttl);
