@@ -479,7 +479,7 @@ int ld_copy(ld_image_src *src, ld_image_dst *dst, const ld_copy_opts *o, ld_copy
   for (size_t i = 0; i < j.n_tasks; i++) progress(&j, "queued", &j.tasks[i].d, 0);
   if (copy_blobs(&j, err) < 0) goto out;
   if (o && o->compress) rewrite_manifests(&j);
-  ld_descriptor desc;
+  ld_descriptor desc = {0};
   char top_digest[LD_DIGEST_MAX];
   if (put_manifests(&j, &desc, top_digest, err) < 0) goto out;
   if (dst->commit(dst, &desc, err) < 0) goto out;

@@ -57,6 +57,7 @@ struct ld_registry {
   size_t n_tokens;
   pthread_mutex_t mu;
   pthread_mutex_t token_mu; /* serialises token fetches */
+  pthread_mutex_t ping_mu;  /* one ping at a time */
   CURL *pool[POOL_MAX];
   size_t n_pool;
   _Atomic uint64_t bytes_in, bytes_out;
@@ -235,6 +236,7 @@ int ld_registry_open(const char *domain, const ld_registry_opts *o, ld_registry 
   r->chunk_size = o->chunk_size;
   pthread_mutex_init(&r->mu, NULL);
   pthread_mutex_init(&r->token_mu, NULL);
+  pthread_mutex_init(&r->ping_mu, NULL);
   if (o->cert_dir) {
     tls_dir_load(r, o->cert_dir);
   } else {
@@ -272,6 +274,7 @@ void ld_registry_free(ld_registry *r) {
   free(r->scheme);
   pthread_mutex_destroy(&r->mu);
   pthread_mutex_destroy(&r->token_mu);
+  pthread_mutex_destroy(&r->ping_mu);
   free(r);
 }
 
@@ -666,11 +669,13 @@ static int auth_header(ld_registry *r, const char *scope, char **out, ld_error *
     pthread_mutex_lock(&r->token_mu);
     tok = token_cached(r, key);
     int64_t ttl;
-    if (!tok && fetch_token(r, r->realm, r->service, scope, NULL, &tok, &ttl, err) < 0) {
-      pthread_mutex_unlock(&r->token_mu);
-      return -1;
+    if (!tok) {
+      if (fetch_token(r, r->realm, r->service, scope, NULL, &tok, &ttl, err) < 0) {
+        pthread_mutex_unlock(&r->token_mu);
+        return -1;
+      }
+      token_remember(r, key, tok, ttl);
     }
-    if (!token_cached(r, key)) token_remember(r, key, tok, ttl);
     pthread_mutex_unlock(&r->token_mu);
   }
   *out = ld_xasprintf("Authorization: Bearer %s", tok);
@@ -712,21 +717,18 @@ static int handle_challenge(ld_registry *r, const char *scope, const char *heade
 
 /* ---- ping ---- */
 
-static int ping_scheme(ld_registry *r, const char *scheme, http_resp *p, CURLcode *rc,
-                       char errbuf[CURL_ERROR_SIZE]) {
+static int ping_locked(ld_registry *r, ld_error **err);
+
+/* One GET /v2/ over scheme; 0 when an HTTP answer came back (any status). */
+static int ping_once(ld_registry *r, const char *scheme, http_resp *p, CURLcode *rc,
+                     char errbuf[CURL_ERROR_SIZE]) {
   char *url = ld_xasprintf("%s://%s/v2/", scheme, r->host);
   http_req q = {.method = "GET", .url = url, .what = "/v2/"};
-  for (int attempt = 0;; attempt++) {
-    http_resp_clear(p);
-    *rc = perform_once(r, &q, NULL, p, NULL, errbuf);
-    bool again = (*rc == CURLE_COULDNT_CONNECT || *rc == CURLE_OPERATION_TIMEDOUT ||
-                  *rc == CURLE_GOT_NOTHING || *rc == CURLE_RECV_ERROR) ||
-                 (*rc == CURLE_OK && http_status_retryable(p->status));
-    if (!again || attempt >= r->retries) break;
-    ld_debug("registry %s: ping attempt %d failed, retrying", r->domain, attempt + 1);
-    registry_sleep_ms(registry_backoff_ms(p->retry_after, attempt + 1));
-  }
+  http_resp_clear(p);
+  *rc = perform_once(r, &q, NULL, p, NULL, errbuf);
   free(url);
+  /* "400: plain HTTP request sent to HTTPS port" counts as no answer over http. */
+  if (*rc == CURLE_OK && p->status == 400 && !strcmp(scheme, "http")) *rc = CURLE_RECV_ERROR;
   return *rc == CURLE_OK ? 0 : -1;
 }
 
@@ -735,18 +737,46 @@ int ld_registry_ping(ld_registry *r, ld_error **err) {
   bool done = r->pinged;
   pthread_mutex_unlock(&r->mu);
   if (done) return 0;
+  /* Blob workers may all arrive here first: one pings, the others wait for its answer. */
+  pthread_mutex_lock(&r->ping_mu);
+  int rc = r->pinged ? 0 : ping_locked(r, err);
+  pthread_mutex_unlock(&r->ping_mu);
+  return rc;
+}
+
+static int ping_locked(ld_registry *r, ld_error **err) {
   http_resp p = {0};
-  CURLcode rc;
-  char errbuf[CURL_ERROR_SIZE];
-  const char *scheme = "https";
+  CURLcode rc = CURLE_OK;
+  char errbuf[CURL_ERROR_SIZE] = "", tls_err[CURL_ERROR_SIZE] = "";
   /* Loopback registries are nearly always plain http: try it first there, skip a TLS round. */
-  if (ld_host_is_loopback(r->domain)) scheme = "http";
-  if (ping_scheme(r, scheme, &p, &rc, errbuf) < 0 || (p.status == 400 && !strcmp(scheme, "http"))) {
-    if (!strcmp(scheme, "http")) scheme = "https";
-    else if (r->allow_http) scheme = "http";
-    else scheme = NULL;
-    if (scheme) ping_scheme(r, scheme, &p, &rc, errbuf);
+  const char *order[2] = {"https", r->allow_http ? "http" : NULL};
+  if (ld_host_is_loopback(r->domain)) {
+    order[0] = "http";
+    order[1] = "https";
   }
+  const char *scheme = NULL;
+  for (int attempt = 0; !scheme; attempt++) {
+    bool retryable = false;
+    for (int i = 0; i < 2 && order[i] && !scheme; i++) {
+      if (ping_once(r, order[i], &p, &rc, errbuf) == 0) {
+        scheme = order[i];
+      } else {
+        retryable |= rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||
+                     rc == CURLE_GOT_NOTHING;
+        if (!strcmp(order[i], "https")) memcpy(tls_err, errbuf, sizeof tls_err);
+      }
+    }
+    if (scheme && http_status_retryable(p.status) && attempt < r->retries) {
+      registry_sleep_ms(registry_backoff_ms(p.retry_after, attempt + 1));
+      scheme = NULL;
+      continue;
+    }
+    if (scheme || !retryable || attempt >= r->retries) break;
+    ld_debug("registry %s: ping attempt %d failed, retrying", r->domain, attempt + 1);
+    registry_sleep_ms(registry_backoff_ms(NULL, attempt + 1));
+  }
+  if (!scheme && tls_err[0]) memcpy(errbuf, tls_err, sizeof errbuf);
+  if (!scheme) rc = rc == CURLE_OK ? CURLE_COULDNT_CONNECT : rc;
   if (rc != CURLE_OK) {
     ld_err(err, EIO, "registry %s: cannot connect: %s", r->domain,
            errbuf[0] ? errbuf : curl_easy_strerror(rc));

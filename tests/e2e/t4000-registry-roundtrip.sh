@@ -18,7 +18,7 @@ test_expect_success 'copy oci: -> docker:// keeps the digest and skopeo reads it
   lading copy --format json oci:img:v1 docker://$R/app/one:v1 >out &&
   jq -e ".blobs_copied == 4 and .manifests == 1" out &&
   test "$(jq -r .digest out)" = "$(cat want)" &&
-  test "$(skopeo_digest docker://$R/app/one:v1)" = "$(cat want)" &&
+  test "$(manifest_digest $R app/one v1)" = "$(cat want)" &&
   skopeo copy --src-tls-verify=false docker://$R/app/one:v1 oci:sk:v1 >/dev/null &&
   umoci unpack --image sk:v1 bundle >/dev/null && test -f bundle/rootfs/d3/data3
 '
@@ -40,13 +40,13 @@ test_expect_success 'a second copy moves nothing (HEAD finds every blob)' '
 test_expect_success 'same registry, other repository: blobs are mounted, not sent' '
   lading copy --format json docker://$R/app/one:v1 docker://$R/app/two:v1 >out &&
   jq -e ".blobs_mounted == 4 and .blobs_copied == 0 and .bytes_copied == 0" out &&
-  test "$(skopeo_digest docker://$R/app/two:v1)" = "$(cat want)"
+  test "$(manifest_digest $R app/two v1)" = "$(cat want)"
 '
 
 test_expect_success 'push from the store, chunked uploads, skopeo reads it' '
   lading push --chunk-size 128KiB --format json $R/sk/pushed:v1 docker://$R/chunked/x:v1 >out &&
   jq -e ".blobs_copied == 4" out &&
-  test "$(skopeo_digest docker://$R/chunked/x:v1)" = "$(cat want)" &&
+  test "$(manifest_digest $R chunked/x v1)" = "$(cat want)" &&
   skopeo copy --src-tls-verify=false docker://$R/chunked/x:v1 oci:sk2:v1 >/dev/null
 '
 
@@ -79,7 +79,7 @@ test_expect_success 'Docker manifest list (v2s2) round trip keeps its digest' '
   want=sha256:$(sha256sum list.json | cut -d" " -f1) &&
   lading copy --format json docker://$R/dl/x:list docker://$R/dl2/y:list >out &&
   jq -e ".digest == \"$want\" and .manifests == 3" out &&
-  test "$(skopeo_digest docker://$R/dl2/y:list)" = "$want" &&
+  test "$(manifest_digest $R dl2/y list)" = "$want" &&
   lading pull -q $R/dl/x:list && lading copy -q $R/dl/x:list oci:dl:list &&
   jq -e ".manifests[0].digest == \"$want\"" dl/index.json &&
   cmp list.json dl/blobs/sha256/${want#sha256:}

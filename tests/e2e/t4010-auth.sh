@@ -17,12 +17,11 @@ test_expect_success 'setup: Basic-auth registry, token registry and issuer, an i
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TRASH/key.pem" -out "$TRASH/cert.pem" \
     -days 2 -subj /CN=lading-test-issuer 2>/dev/null &&
   (python3 "$HELPERS/token_issuer.py" $IP "$TRASH/key.pem" "$TRASH/cert.pem" test-issuer bob pw \
-     "$TRASH/tokens.log" >"$TRASH/issuer.err" 2>&1 & echo $! >"$TRASH/issuer.pid") &&
+     "$TRASH/tokens.log" >"$TRASH/issuer.err" 2>&1 & echo $! >"$TRASH/token-issuer.pid") &&
   wait_http http://127.0.0.1:$IP/token &&
   start_registry_at $TP "$TRASH/token" "auth: {token: {realm: \"http://127.0.0.1:$IP/token\", service: test-registry, issuer: test-issuer, rootcertbundle: $TRASH/cert.pem}}" &&
   make_image "$TRASH/img" v1 3 64
 '
-test_at_end "kill \$(cat $TRASH/issuer.pid)"
 
 test_expect_success 'Basic: anonymous push is refused with a clear message' '
   test_must_fail lading copy oci:img:v1 docker://$B/a/b:v1 2>err &&
