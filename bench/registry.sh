@@ -105,7 +105,7 @@ upload_chunked() { # base repo
 
 push_small_image() { # base repo (POST + PUT: the reference answers a single POST with 202)
   curl -sf -D "$WORK/h" -o /dev/null -X POST "$1/v2/$2/blobs/uploads/"
-  curl -sf -o /dev/null -X PUT --data-binary @"$WORK/config.json" \
+  curl -sf -o /dev/null -X PUT -H "Content-Type: application/octet-stream" --data-binary @"$WORK/config.json" \
     "$(qs "$(location "$1" "$WORK/h")" "digest=$CONFIG_DIGEST")"
   printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%s}]}' \
     "$CONFIG_DIGEST" "$(stat -c %s "$WORK/config.json")" "$BLOB_DIGEST" "$BLOB_SIZE" >"$WORK/manifest.json"
