@@ -31,6 +31,7 @@ static void usage(FILE *f) {
           "  --threads N            worker threads (default 2 per CPU, at least 4)\n"
           "  --upload-ttl DURATION  idle upload sessions expire after this (default 1h)\n"
           "  --max-manifest SIZE    manifest size cap (default 4MiB, the maximum)\n"
+          "  --sendfile             send blobs with sendfile(2) instead of pread(2)\n"
           "  --access-log FILE|off  request log (default stderr; off with -q)\n"
           "  --drain SECONDS        on SIGTERM, wait this long for requests (default 30)\n"
           "  --store DIR|none       record manifest GETs of images this lading store also\n"
@@ -40,7 +41,7 @@ static void usage(FILE *f) {
 }
 
 enum { O_ADDR = 256, O_ROOT, O_RO, O_CERT, O_KEY, O_HTPASSWD, O_ACCESS, O_THREADS, O_TTL,
-       O_MAXMAN, O_LOG, O_DRAIN, O_STORE };
+       O_MAXMAN, O_LOG, O_DRAIN, O_STORE, O_SENDFILE };
 
 static const struct option options[] = {
     {"addr", required_argument, 0, O_ADDR},         {"root", required_argument, 0, O_ROOT},
@@ -49,8 +50,8 @@ static const struct option options[] = {
     {"access", required_argument, 0, O_ACCESS},     {"threads", required_argument, 0, O_THREADS},
     {"upload-ttl", required_argument, 0, O_TTL},    {"max-manifest", required_argument, 0, O_MAXMAN},
     {"access-log", required_argument, 0, O_LOG},    {"drain", required_argument, 0, O_DRAIN},
-    {"store", required_argument, 0, O_STORE},      {"help", no_argument, 0, 'h'},
-    {0, 0, 0, 0},
+    {"store", required_argument, 0, O_STORE},      {"sendfile", no_argument, 0, O_SENDFILE},
+    {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0},
 };
 
 static int open_log(const char *arg, FILE **out) {
@@ -101,6 +102,7 @@ int cmd_serve(int argc, char **argv) {
     }
     case O_LOG: log_arg = optarg; break;
     case O_STORE: store_arg = optarg; break;
+    case O_SENDFILE: o.sendfile = true; break;
     case O_DRAIN: {
       char *end;
       drain = strtol(optarg, &end, 10);

@@ -3,9 +3,10 @@
  *
  * Threading: libmicrohttpd's internal epoll loop with a pool of worker threads (each owns a
  * share of the connections); handlers only touch the local disk, so a pool of a few threads
- * per core keeps the CPUs busy without one connection per thread. Blobs go out with
- * MHD_create_response_from_fd (sendfile on plain HTTP). Upload bodies arrive in chunks of up
- * to the connection buffer size and are streamed to disk as they come.
+ * per core keeps the CPUs busy without one connection per thread. Blobs go out by pread(2)
+ * into the connection buffer (or, with --sendfile, MHD_create_response_from_fd: sendfile(2);
+ * measured slower here, see routes.c). Upload bodies arrive in chunks of up to half the
+ * connection buffer and are streamed to disk as they come.
  *
  * Shutdown: ld_registry_stop quiesces the daemon (no new connections), waits until no request
  * is in flight (counted from the first call of the access handler to the completion callback)
@@ -289,9 +290,7 @@ static int start_daemon(srv *s, const struct sockaddr_in *sa, ld_error **err) {
     free(cert);
     return -1;
   }
-  bool per_conn = getenv("LADING_SERVE_TPC") != NULL;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_TURBO |
-                   (per_conn ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL : MHD_USE_EPOLL);
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_EPOLL;
   if (cert) flags |= MHD_USE_TLS;
   struct MHD_OptionItem tls_opts[] = {
       {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
@@ -300,7 +299,7 @@ static int start_daemon(srv *s, const struct sockaddr_in *sa, ld_error **err) {
   };
   s->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
-      MHD_OPTION_THREAD_POOL_SIZE, per_conn ? 0u : s->o.threads, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+      MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_CONNECTION_LIMIT, 4096u,
       MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
       (size_t) CONN_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY, tls_opts,
