@@ -103,12 +103,10 @@ upload_chunked() { # base repo
   curl -sf -o /dev/null -X PUT "$(qs "$loc" "digest=$BLOB_DIGEST")"
 }
 
-push_small_image() { # base repo
-  curl -sf -o /dev/null -X POST --data-binary @"$WORK/config.json" \
-    "$1/v2/$2/blobs/uploads/?digest=$CONFIG_DIGEST" ||
-  { curl -sf -D "$WORK/h" -o /dev/null -X POST "$1/v2/$2/blobs/uploads/" &&
-    curl -sf -o /dev/null -X PUT --data-binary @"$WORK/config.json" \
-      "$(qs "$(location "$1" "$WORK/h")" "digest=$CONFIG_DIGEST")"; }
+push_small_image() { # base repo (POST + PUT: the reference answers a single POST with 202)
+  curl -sf -D "$WORK/h" -o /dev/null -X POST "$1/v2/$2/blobs/uploads/"
+  curl -sf -o /dev/null -X PUT -H "Content-Type: application/octet-stream" --data-binary @"$WORK/config.json" \
+    "$(qs "$(location "$1" "$WORK/h")" "digest=$CONFIG_DIGEST")"
   printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%s}]}' \
     "$CONFIG_DIGEST" "$(stat -c %s "$WORK/config.json")" "$BLOB_DIGEST" "$BLOB_SIZE" >"$WORK/manifest.json"
   curl -sf -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
@@ -122,6 +120,7 @@ one_run() { # which(ours|peer) run-number -> appends "metric value" lines to $WO
   port=$(free_port)
   base=http://127.0.0.1:$port
   if [ "$which" = ours ]; then start_ours $port "$dir"; else start_peer $port "$dir"; fi
+  trap 'kill $PID 2>/dev/null' EXIT
   wait_up "$base"
   sync
   t0=$(now); upload_monolithic "$base" bench/mono; t1=$(now)

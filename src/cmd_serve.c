@@ -11,6 +11,7 @@
 #include <string.h>
 #include "cli.h"
 #include "lading/registry.h"
+#include "lading/store.h"
 #include "lading/util.h"
 
 static void usage(FILE *f) {
@@ -30,13 +31,17 @@ static void usage(FILE *f) {
           "  --threads N            worker threads (default 2 per CPU, at least 4)\n"
           "  --upload-ttl DURATION  idle upload sessions expire after this (default 1h)\n"
           "  --max-manifest SIZE    manifest size cap (default 4MiB, the maximum)\n"
+          "  --sendfile             send blobs with sendfile(2) instead of pread(2)\n"
           "  --access-log FILE|off  request log (default stderr; off with -q)\n"
           "  --drain SECONDS        on SIGTERM, wait this long for requests (default 30)\n"
+          "  --store DIR|none       record manifest GETs of images this lading store also\n"
+          "                         holds as their use (default: the store the default\n"
+          "                         --root lives in; none with an explicit --root)\n"
           "  -h, --help             this help\n");
 }
 
 enum { O_ADDR = 256, O_ROOT, O_RO, O_CERT, O_KEY, O_HTPASSWD, O_ACCESS, O_THREADS, O_TTL,
-       O_MAXMAN, O_LOG, O_DRAIN };
+       O_MAXMAN, O_LOG, O_DRAIN, O_STORE, O_SENDFILE };
 
 static const struct option options[] = {
     {"addr", required_argument, 0, O_ADDR},         {"root", required_argument, 0, O_ROOT},
@@ -45,6 +50,7 @@ static const struct option options[] = {
     {"access", required_argument, 0, O_ACCESS},     {"threads", required_argument, 0, O_THREADS},
     {"upload-ttl", required_argument, 0, O_TTL},    {"max-manifest", required_argument, 0, O_MAXMAN},
     {"access-log", required_argument, 0, O_LOG},    {"drain", required_argument, 0, O_DRAIN},
+    {"store", required_argument, 0, O_STORE},      {"sendfile", no_argument, 0, O_SENDFILE},
     {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0},
 };
 
@@ -60,7 +66,8 @@ static int open_log(const char *arg, FILE **out) {
 
 int cmd_serve(int argc, char **argv) {
   ld_registry_opts o = {0};
-  const char *log_arg = NULL;
+  const char *log_arg = NULL, *store_arg = NULL;
+  ld_autofree char *default_store = NULL;
   long drain = 30;
   ld_autofree char *default_root = NULL;
   int c;
@@ -94,6 +101,8 @@ int cmd_serve(int argc, char **argv) {
       break;
     }
     case O_LOG: log_arg = optarg; break;
+    case O_STORE: store_arg = optarg; break;
+    case O_SENDFILE: o.sendfile = true; break;
     case O_DRAIN: {
       char *end;
       drain = strtol(optarg, &end, 10);
@@ -105,6 +114,8 @@ int cmd_serve(int argc, char **argv) {
     }
   }
   if (optind < argc) return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+  if (store_arg) o.store_root = strcmp(store_arg, "none") ? store_arg : NULL;
+  else if (!o.root) o.store_root = default_store = cli_root ? ld_xstrdup(cli_root) : ld_store_default_root();
   if (!o.root && cli_root) o.root = default_root = ld_xasprintf("%s/registry", cli_root);
   if (open_log(log_arg, &o.access_log) < 0) {
     fprintf(stderr, "lading: --access-log %s: cannot open\n", log_arg);

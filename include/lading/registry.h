@@ -37,6 +37,9 @@ typedef struct ld_registry_opts {
   int64_t upload_ttl;      /* seconds an idle upload session lives (0: 3600) */
   size_t manifest_max;     /* manifest size cap (0: 4 MiB) */
   FILE *access_log;        /* one line per request; NULL: none */
+  bool sendfile;           /* send blobs with sendfile(2) rather than pread(2) (docs/serve.md) */
+  const char *store_root;  /* a lading store whose meta.db records manifest GETs of images it
+                              also holds as use (last_used); NULL: none */
 } ld_registry_opts;
 
 typedef struct ld_registry ld_registry;

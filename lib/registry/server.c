@@ -3,9 +3,10 @@
  *
  * Threading: libmicrohttpd's internal epoll loop with a pool of worker threads (each owns a
  * share of the connections); handlers only touch the local disk, so a pool of a few threads
- * per core keeps the CPUs busy without one connection per thread. Blobs go out with
- * MHD_create_response_from_fd (sendfile on plain HTTP). Upload bodies arrive in chunks of up
- * to the connection buffer size and are streamed to disk as they come.
+ * per core keeps the CPUs busy without one connection per thread. Blobs go out by pread(2)
+ * into the connection buffer (or, with --sendfile, MHD_create_response_from_fd: sendfile(2);
+ * measured slower here, see routes.c). Upload bodies arrive in chunks of up to half the
+ * connection buffer and are streamed to disk as they come.
  *
  * Shutdown: ld_registry_stop quiesces the daemon (no new connections), waits until no request
  * is in flight (counted from the first call of the access handler to the completion callback)
@@ -19,9 +20,10 @@
 #include "lading/fs.h"
 #include "lading/log.h"
 #include "lading/manifest.h"
+#include "lading/store.h"
 #include "registry/server.h"
 
-#define CONN_MEMORY (512u << 10)
+#define CONN_MEMORY (128u << 10) /* per connection; libmicrohttpd zeroes it, so it is resident */
 
 char *ld_registry_default_root(void) {
   const char *env = getenv("LADING_ROOT");
@@ -181,21 +183,64 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   return routes_end(q);
 }
 
+#define TOUCH_MAX 1024
+
+void rq_touch(req *q, const char *digest) {
+  srv *s = q->s;
+  if (!s->o.store_root || atomic_load(&s->store_failed)) return;
+  pthread_mutex_lock(&s->touch_lock);
+  bool seen = false;
+  for (size_t i = 0; i < s->n_touch && !seen; i++) seen = !strcmp(s->touch[i], digest);
+  if (!seen && s->n_touch < TOUCH_MAX) snprintf(s->touch[s->n_touch++], LD_DIGEST_MAX, "%s", digest);
+  pthread_mutex_unlock(&s->touch_lock);
+}
+
+/* Records queued manifest GETs as use in the store's meta.db, for images the store holds:
+ * one SQLite transaction per batch, off the request path. */
+static void flush_touches(srv *s) {
+  if (!s->o.store_root || atomic_load(&s->store_failed)) return;
+  pthread_mutex_lock(&s->touch_lock);
+  size_t n = s->n_touch;
+  char (*batch)[LD_DIGEST_MAX] = NULL;
+  if (n) {
+    batch = ld_xmalloc(n * sizeof *batch);
+    memcpy(batch, s->touch, n * sizeof *batch);
+    s->n_touch = 0;
+  }
+  pthread_mutex_unlock(&s->touch_lock);
+  if (!n) return;
+  ld_error *err = NULL;
+  if (!s->store && ld_store_open(s->o.store_root, &s->store, &err) < 0) {
+    ld_warn("registry: cannot record image use in store %s: %s", s->o.store_root, err->msg);
+    ld_error_free(err);
+    atomic_store(&s->store_failed, true); /* say it once */
+  }
+  if (s->store) {
+    sqlite3_exec(ld_store_meta(s->store), "BEGIN", NULL, NULL, NULL);
+    for (size_t i = 0; i < n; i++)
+      if (ld_store_has_blob(s->store, batch[i])) ld_store_touch(s->store, batch[i]);
+    sqlite3_exec(ld_store_meta(s->store), "COMMIT", NULL, NULL, NULL);
+  }
+  free(batch);
+}
+
 static void *reaper_main(void *arg) {
   srv *s = arg;
   pthread_mutex_lock(&s->reaper_lock);
   while (!s->stopping) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += s->o.upload_ttl < 20 ? 1 : 10;
+    ts.tv_sec += s->o.upload_ttl < 20 || s->o.store_root ? 1 : 10;
     pthread_cond_timedwait(&s->reaper_cond, &s->reaper_lock, &ts);
     if (s->stopping) break;
     pthread_mutex_unlock(&s->reaper_lock);
     size_t n = ru_reap(&s->uploads, ld_now());
     if (n) ld_info("registry: expired %zu idle upload session(s)", n);
+    flush_touches(s);
     pthread_mutex_lock(&s->reaper_lock);
   }
   pthread_mutex_unlock(&s->reaper_lock);
+  flush_touches(s);
   return NULL;
 }
 
@@ -218,6 +263,10 @@ static int parse_addr(const char *addr, struct sockaddr_in *sa, ld_error **err) 
 }
 
 static void srv_free(srv *s) {
+  if (s->store) ld_store_close(s->store);
+  free(s->touch);
+  free((char *) s->o.store_root);
+  pthread_mutex_destroy(&s->touch_lock);
   ra_free(&s->auth);
   ru_destroy(&s->uploads);
   rs_close(&s->st);
@@ -241,9 +290,7 @@ static int start_daemon(srv *s, const struct sockaddr_in *sa, ld_error **err) {
     free(cert);
     return -1;
   }
-  bool per_conn = getenv("LADING_SERVE_TPC") != NULL;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_TURBO |
-                   (per_conn ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL : MHD_USE_EPOLL);
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_EPOLL;
   if (cert) flags |= MHD_USE_TLS;
   struct MHD_OptionItem tls_opts[] = {
       {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
@@ -252,7 +299,7 @@ static int start_daemon(srv *s, const struct sockaddr_in *sa, ld_error **err) {
   };
   s->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
-      MHD_OPTION_THREAD_POOL_SIZE, per_conn ? 0u : s->o.threads, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+      MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_CONNECTION_LIMIT, 4096u,
       MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
       (size_t) CONN_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY, tls_opts,
@@ -280,6 +327,9 @@ int ld_registry_start(const ld_registry_opts *o, ld_registry **out, ld_error **e
   if (!s->o.manifest_max || s->o.manifest_max > LD_MANIFEST_MAX)
     s->o.manifest_max = LD_MANIFEST_MAX;
   s->log = o->access_log;
+  s->o.store_root = o->store_root ? ld_xstrdup(o->store_root) : NULL;
+  s->touch = ld_xcalloc(TOUCH_MAX, sizeof *s->touch);
+  pthread_mutex_init(&s->touch_lock, NULL);
   pthread_mutex_init(&s->reaper_lock, NULL);
   pthread_cond_init(&s->reaper_cond, NULL);
   ru_init(&s->uploads, &s->st, s->o.upload_ttl);

@@ -56,6 +56,12 @@ typedef struct srv {
   pthread_mutex_t reaper_lock;
   pthread_cond_t reaper_cond;
   bool stopping;
+  /* manifest GETs to record in the store's meta.db (flushed by the reaper thread) */
+  pthread_mutex_t touch_lock;
+  char (*touch)[LD_DIGEST_MAX];
+  size_t n_touch;
+  struct ld_store *store; /* opened lazily by the reaper thread, used only there */
+  atomic_bool store_failed;
 } srv;
 
 typedef enum { BODY_NONE = 0, BODY_UPLOAD, BODY_MANIFEST, BODY_DISCARD } body_kind;
@@ -92,6 +98,9 @@ enum MHD_Result rq_error(req *q, int status, const char *code, const char *fmt, 
     __attribute__((format(printf, 4, 5)));
 const char *rq_header(req *q, const char *name);
 const char *rq_arg(req *q, const char *name);
+
+/* Queues a manifest digest whose GET counts as use of the store's image (no-op without a store). */
+void rq_touch(req *q, const char *digest);
 
 /* Handlers (routes.c). begin answers or sets q->body; body/end complete bodies. */
 enum MHD_Result routes_begin(req *q);

@@ -212,4 +212,12 @@ test_expect_success 'the access log has one line per request: method, path, stat
   grep -E " GET /v2/proto/manifests/v1 200 0 [0-9]+ [0-9.]+ms$" $SERVE_LOG &&
   grep -E " PUT /v2/proto/manifests/v1 201 [0-9]+ 0 [0-9.]+ms$" $SERVE_LOG
 '
+start_serve sendfile --sendfile
+test_expect_success 'with --sendfile, blobs and Range requests read the same bytes' '
+  d=$(digest_of $TRASH/layer.bin) && push_blob sf $TRASH/layer.bin &&
+  [ "$(http GET /v2/sf/blobs/$d)" = 200 ] && cmp body $TRASH/layer.bin &&
+  [ "$(http GET /v2/sf/blobs/$d -H "Range: bytes=10-19")" = 206 ] &&
+  cmp body <(tail -c +11 $TRASH/layer.bin | head -c 10) &&
+  [ "$(http HEAD /v2/sf/blobs/$d)" = 200 ] && [ "$(header Content-Length)" = 100000 ]
+'
 test_done
