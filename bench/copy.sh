@@ -32,7 +32,7 @@ lo_rx() { awk '/^ *lo:/ {sub(/^ *lo:/, ""); print $1}' /proc/net/dev; }
 # registry NAME PORT: (re)starts docker-registry with storage $W/NAME (wiped).
 declare -A REG_PID
 registry() {
-  name=$1 port=$2
+  local name=$1 port=$2
   [ -n "${REG_PID[$name]:-}" ] && { kill "${REG_PID[$name]}" 2>/dev/null || true; wait "${REG_PID[$name]}" 2>/dev/null || true; }
   [ "${3:-}" = keep ] || rm -rf "$W/$name"
   mkdir -p "$W/$name"
@@ -86,7 +86,7 @@ registry src "$SP"
 for i in $(seq 1 20); do "$LADING" copy -q "oci:$CACHE/layout:small$i" "docker://$S/bench/small$i:v1"; done
 
 run_pair() { # name ours_cmd peer_cmd dest_kind
-  name=$1; ours=$2; peer=$3; kind=$4
+  local name=$1 ours=$2 peer=$3 kind=$4 cmd who
   : >"$W/o" ; : >"$W/p"
   for _ in $(seq "$RUNS"); do
     for who in ours peer; do
@@ -123,7 +123,7 @@ for _ in $(seq "$RUNS"); do
   ours_store=$(du -sb "$W/dst" | cut -f1)
   registry dst "$DP"; rm -rf /var/lib/containers/cache/blob-info-cache-v1.boltdb
   b0=$(lo_rx); t0=$(now)
-  skopeo sync -q --src yaml --dest docker --dest-tls-verify=false "$W/sync.yml" "$D/m" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }
+  skopeo sync --src yaml --dest docker --dest-tls-verify=false "$W/sync.yml" "$D/m" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }
   t1=$(now); b1=$(lo_rx)
   echo "$t1 - $t0" | bc >>"$W/p"; echo $((b1 - b0)) >>"$W/pb"
   peer_store=$(du -sb "$W/dst" | cut -f1)
