@@ -52,6 +52,11 @@ struct ld_image_src {
   /* Optional: "domain/repo" of a registry source, so a destination on the same registry can
    * mount blobs instead of copying them (NULL for other transports). */
   const char *origin;
+  /* Optional: open_blob without the source's own digest check, for callers whose sink verifies
+   * anyway (ld_copy: every destination's put_blob verifies, by contract), so the bytes are
+   * hashed once on the way, not twice. */
+  int (*open_blob_unverified)(ld_image_src *s, const ld_descriptor *d, ld_reader **out,
+                              ld_error **err);
 };
 
 struct ld_image_dst {
