@@ -2,6 +2,8 @@
 # bench/copy.sh: lading copy/mirror against skopeo 1.9, same run, fresh destination each time.
 #
 #   registry -> registry   a ~500 MB image of 5 layers between two docker-registry instances
+#   same registry          the image promoted to another repository of the source registry
+#                          (lading mounts; skopeo, its blob info cache wiped, uploads)
 #   registry -> oci:       the same image pulled into an OCI layout
 #   mirror                 20 small images sharing a base (lading mirror vs skopeo sync):
 #                          time and bytes moved over loopback (/proc/net/dev, lo rx)
@@ -105,6 +107,10 @@ echo "# registry -> registry, $SIZE_MB MB in 5 layers, $RUNS runs" >&2
 run_pair "copy registry->registry ${SIZE_MB}MB" \
   "'$LADING' copy -q --jobs $JOBS docker://$S/bench/big:v1 docker://$D/bench/big:v1" \
   "skopeo copy -q --src-tls-verify=false --dest-tls-verify=false docker://$S/bench/big:v1 docker://$D/bench/big:v1" registry
+echo "# registry -> registry, same registry, other repository (promotion: mounts)" >&2
+run_pair "copy registry->registry same host ${SIZE_MB}MB" \
+  "'$LADING' copy -q --jobs $JOBS docker://$S/bench/big:v1 docker://$S/promoted\$RANDOM/big:v1" \
+  "skopeo copy -q --src-tls-verify=false --dest-tls-verify=false docker://$S/bench/big:v1 docker://$S/promoted\$RANDOM/big:v1" registry
 echo "# registry -> oci: layout" >&2
 run_pair "copy registry->oci ${SIZE_MB}MB" \
   "'$LADING' copy -q --jobs $JOBS docker://$S/bench/big:v1 oci:$W/layout:big" \
