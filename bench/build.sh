@@ -34,7 +34,7 @@ $BH tag "$($BH images -q | head -1)" debian:bookworm >/dev/null 2>&1 || true
 printf 'FROM debian:bookworm\nRUN true\n' >"$W/warm.Containerfile"
 "$LADING" build -q -f "$W/warm.Containerfile" "$W/ctx" >/dev/null
 
-t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
+t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); awk -v a="$s" -v b="$e" 'BEGIN{printf "%.3f\n", b-a}'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ours_build() { "$LADING" build -q -t bench "$W/ctx"; }
 theirs_build() { $BH bud -q --isolation chroot --layers -f "$W/ctx/Containerfile" -t bench "$W/ctx"; }
@@ -52,7 +52,7 @@ for i in $(seq "$RUNS"); do
 done
 report() {
   local o th; o=$(printf '%s\n' "${!2}" | median); th=$(printf '%s\n' "${!3}" | median)
-  printf '%s: ours %.3fs, buildah %.3fs, ratio %.2f\n' "$1" "$o" "$th" "$(echo "$o / $th" | bc -l)"
+  awk -v n="$1" -v o="$o" -v t="$th" 'BEGIN{printf "%s: ours %.3fs, buildah %.3fs, ratio %.2f\n", n, o, t, o/t}'
 }
 report build-cold 'cold_o[@]' 'cold_t[@]'
 report build-warm 'warm_o[@]' 'warm_t[@]'

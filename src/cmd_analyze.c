@@ -30,6 +30,7 @@ static void usage(FILE *f) {
           "  --layer N                 list the file changes of layer N (0 = base; 'all')\n"
           "  --top N                   rows per list in the human report (default 20, 0 = all)\n"
           "  --platform OS/ARCH[/VAR]  pick one image of a multi-platform index\n"
+          "  -j, --jobs N              layers read in parallel (default: CPUs, at most 4)\n"
           "  --format table|json       output format (json: every list complete)\n"
           "  --ci                      judge the image with dive's CI rules; exit 3 on a failure\n"
           "  --ci-config FILE          rules file in dive's .dive-ci format (implies --ci;\n"
@@ -47,6 +48,7 @@ typedef struct options {
   cli_format format;
   int layer; /* -1 none, -2 all */
   size_t top;
+  int jobs;
   bool ci;
   const char *ci_config;
   const char *rule_override[LD_CI_N_RULES];
@@ -66,6 +68,7 @@ static int parse_options(int argc, char **argv, options *o) {
   static const struct option opts[] = {
       {"layer", required_argument, 0, OPT_LAYER},
       {"top", required_argument, 0, OPT_TOP},
+      {"jobs", required_argument, 0, 'j'},
       {"platform", required_argument, 0, OPT_PLATFORM},
       {"format", required_argument, 0, OPT_FORMAT},
       {"ci", no_argument, 0, OPT_CI},
@@ -86,7 +89,7 @@ static int parse_options(int argc, char **argv, options *o) {
   int c;
   long v;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "hj:", opts, NULL)) != -1) {
     if (c >= OPT_RULE && c < OPT_RULE + LD_CI_N_RULES) {
       o->rule_override[c - OPT_RULE] = optarg;
       o->ci = true;
@@ -103,6 +106,11 @@ static int parse_options(int argc, char **argv, options *o) {
       if (parse_count(optarg, 1L << 30, &v) < 0)
         return cli_usage_error("analyze", "--top wants a number, not '%s'", optarg);
       o->top = (size_t) v;
+      break;
+    case 'j':
+      if (parse_count(optarg, 64, &v) < 0 || v < 1)
+        return cli_usage_error("analyze", "--jobs wants a number from 1 to 64, not '%s'", optarg);
+      o->jobs = (int) v;
       break;
     case OPT_PLATFORM: o->platform = optarg; break;
     case OPT_FORMAT:
@@ -227,9 +235,9 @@ static void print_beyond(const ld_analysis *a, const options *o) {
          "under an opaque directory)\n",
          ld_human_size(a->reclaimable_bytes, s, sizeof s), (unsigned long long) a->reclaimable_bytes,
          (unsigned long long) a->reclaimable_files);
-  printf("  Duplicate content:    %s (%llu bytes) in %zu groups of identical files\n",
+  printf("  Duplicate content:    %s (%llu bytes) in %zu group%s of identical files\n",
          ld_human_size(a->duplicate_bytes, s, sizeof s), (unsigned long long) a->duplicate_bytes,
-         a->n_duplicates);
+         a->n_duplicates, a->n_duplicates == 1 ? "" : "s");
   if (a->n_hidden) printf("\nHidden copies\n  %6s  %10s  %s\n", "Copies", "Bytes", "Path");
   for (size_t i = 0; i < rows(o, a->n_hidden); i++)
     printf("  %6llu  %10s  %s\n", (unsigned long long) a->hidden[i].copies,
@@ -337,7 +345,7 @@ static int analyze(const char *spec, const options *o, ld_ci_config *ci, ld_erro
            img.manifest.n_layers, img.manifest.n_layers ? img.manifest.n_layers - 1 : 0);
     goto done;
   }
-  ld_analyze_opts ao = {.changes_layer = o->layer, .all_changes = o->layer == -2};
+  ld_analyze_opts ao = {.changes_layer = o->layer, .all_changes = o->layer == -2, .jobs = o->jobs};
   if (ld_analyze_image(src, &img, &ao, &a, err) < 0) goto done;
   if (store) ld_store_touch(store, img.index ? img.index->digest : img.manifest.digest);
   ld_ci_result res[LD_CI_N_RULES];

@@ -61,9 +61,9 @@ int scan_cli_write_json(const char *path, json_t *doc, ld_error **err) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "Usage: lading db import [--db FILE] PATH...\n"
+  fprintf(f, "Usage: lading db import [--db FILE] [--format table|json] PATH...\n"
              "       lading db status [--db FILE] [--format table|json]\n"
-             "       lading db vercmp SCHEME A B\n\n"
+             "       lading db vercmp SCHEME [A B]\n\n"
              "Manage the offline advisory database (default $LADING_ROOT/advisories.db).\n\n"
              "import  reads OSV records (a .json file, a directory of them, or an ecosystem\n"
              "        all.zip), Alpine secdb JSON and the Debian security tracker JSON, detected by\n"
@@ -71,13 +71,15 @@ static void usage(FILE *f) {
              "        Records whose 'modified' (or content) is unchanged are skipped.\n"
              "status  lists the sources with their record counts and when they were imported.\n"
              "vercmp  compares two versions as the matcher does; SCHEME is dpkg, rpm, apk, maven,\n"
-             "        pep440 or semver. Prints -1, 0 or 1.\n\n"
+             "        pep440 or semver. Prints -1, 0 or 1; without A B, compares each \"A B\" line\n"
+             "        of stdin.\n\n"
              "  --db FILE            use this database file\n"
-             "  --format table|json  status output (json: path, vulnerabilities, affected, sources[])\n"
+             "  --format table|json  output (import json: path, records, added, updated, unchanged;\n"
+             "                       status json: path, vulnerabilities, affected, sources[])\n"
              "  -h, --help           this help\n");
 }
 
-static int db_import(char *db_path, char **paths, size_t n) {
+static int db_import(char *db_path, char **paths, size_t n, cli_format fmt) {
   ld_error *err = NULL;
   ld_advdb *db;
   if (ld_advdb_open(db_path, true, &db, &err) < 0) return cli_fail(err);
@@ -85,7 +87,13 @@ static int db_import(char *db_path, char **paths, size_t n) {
   int r = ld_advdb_import(db, paths, n, &st, &err);
   ld_advdb_close(db);
   if (r < 0) return cli_fail(err);
-  if (!cli_quiet)
+  if (fmt == CLI_FORMAT_JSON) {
+    json_t *doc = json_pack("{s:s,s:I,s:I,s:I,s:I}", "path", db_path, "records", (json_int_t) st.records, "added",
+                            (json_int_t) st.added, "updated", (json_int_t) st.updated, "unchanged",
+                            (json_int_t) st.unchanged);
+    ld_json_print(stdout, doc);
+    json_decref(doc);
+  } else if (!cli_quiet)
     printf("imported %llu records (%llu added, %llu updated, %llu unchanged) into %s\n",
            (unsigned long long) st.records, (unsigned long long) st.added,
            (unsigned long long) st.updated, (unsigned long long) st.unchanged, db_path);
@@ -137,8 +145,22 @@ static int db_status(char *db_path, cli_format fmt) {
   return 0;
 }
 
+/* "A B" pairs on stdin, one result per line (one process for a whole table). */
+static int vercmp_stdin(ld_version_scheme s) {
+  char line[4096], a[2048], b[2048];
+  while (fgets(line, sizeof line, stdin)) {
+    if (sscanf(line, "%2047s %2047s", a, b) != 2) {
+      fprintf(stderr, "lading: vercmp: expected \"A B\" on stdin, got: %s", line);
+      return 1;
+    }
+    int r = ld_vercmp(s, a, b);
+    printf("%d\n", (r > 0) - (r < 0));
+  }
+  return 0;
+}
+
 static int db_vercmp(int argc, char **argv) {
-  if (argc != 3) return cli_usage_error("db", "vercmp needs SCHEME A B");
+  if (argc != 3 && argc != 1) return cli_usage_error("db", "vercmp needs SCHEME A B (or SCHEME and pairs on stdin)");
   static const struct {
     const char *name;
     ld_version_scheme s;
@@ -147,6 +169,7 @@ static int db_vercmp(int argc, char **argv) {
                  {"pypi", LD_VER_PEP440}, {"semver", LD_VER_SEMVER}, {"npm", LD_VER_SEMVER}};
   for (size_t i = 0; i < LD_ARRAY_SIZE(schemes); i++)
     if (!strcmp(argv[0], schemes[i].name)) {
+      if (argc == 1) return vercmp_stdin(schemes[i].s);
       int r = ld_vercmp(schemes[i].s, argv[1], argv[2]);
       printf("%d\n", (r > 0) - (r < 0));
       return 0;
@@ -196,7 +219,7 @@ int cmd_db(int argc, char **argv) {
   ld_error *err = NULL;
   char *db_path = scan_cli_db_path(opt_db, &err);
   if (!db_path) return cli_fail(err);
-  int r = !strcmp(sub, "import") ? db_import(db_path, argv + optind, (size_t) (argc - optind)) : db_status(db_path, fmt);
+  int r = !strcmp(sub, "import") ? db_import(db_path, argv + optind, (size_t) (argc - optind), fmt) : db_status(db_path, fmt);
   free(db_path);
   return r;
 }

@@ -52,7 +52,7 @@ static int parse(int argc, char **argv, df_opts *o) {
       {"bytes", no_argument, 0, 'b'},     {"format", required_argument, 0, 'f'},
       {"help", no_argument, 0, 'h'},      {0, 0, 0, 0}};
   int c;
-  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     switch (c) {
     case 'C': o->cstorage = optarg; break;
     case 'L': o->layers = true; break;
@@ -71,7 +71,7 @@ static int parse(int argc, char **argv, df_opts *o) {
       if (cli_parse_format("df", optarg, &o->format)) return 2;
       break;
     case 'h': usage(stdout); return -1;
-    default: return cli_usage_error("df", "unknown option");
+    default: return cli_usage_error("df", "%s option '%s'", c == ':' ? "missing argument to" : "unknown", argv[optind - 1]);
     }
   }
   if (optind < argc) return cli_usage_error("df", "unexpected argument '%s'", argv[optind]);

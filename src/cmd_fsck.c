@@ -65,14 +65,14 @@ int cmd_fsck(int argc, char **argv) {
   cli_format format = CLI_FORMAT_TABLE;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     switch (c) {
     case 'r': o.repair = true; break;
     case 'f':
       if (cli_parse_format("fsck", optarg, &format)) return 2;
       break;
     case 'h': usage(stdout); return 0;
-    default: return cli_usage_error("fsck", "unknown option");
+    default: return cli_usage_error("fsck", "%s option '%s'", c == ':' ? "missing argument to" : "unknown", argv[optind - 1]);
     }
   }
   if (optind < argc) return cli_usage_error("fsck", "unexpected argument '%s'", argv[optind]);

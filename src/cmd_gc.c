@@ -31,7 +31,7 @@ int cmd_gc(int argc, char **argv) {
   cli_format format = CLI_FORMAT_TABLE;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "hn", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":hn", longopts, NULL)) != -1) {
     switch (c) {
     case 'g':
       if (ld_parse_duration(optarg, &o.grace) < 0)
@@ -42,7 +42,7 @@ int cmd_gc(int argc, char **argv) {
       if (cli_parse_format("gc", optarg, &format)) return 2;
       break;
     case 'h': usage(stdout); return 0;
-    default: return cli_usage_error("gc", "unknown option");
+    default: return cli_usage_error("gc", "%s option '%s'", c == ':' ? "missing argument to" : "unknown", argv[optind - 1]);
     }
   }
   if (optind < argc) return cli_usage_error("gc", "unexpected argument '%s'", argv[optind]);

@@ -37,6 +37,8 @@ static void usage(FILE *f) {
           "  --pin NAME             pin an image (name or digest): prune never deletes it\n"
           "  --unpin NAME           remove a pin\n"
           "  --pins                 list pins\n"
+          "  --human / --bytes      force human-readable sizes / exact bytes (default: human on\n"
+          "                         a terminal)\n"
           "  --format table|json    output format (default table)\n"
           "  -h, --help             this help\n");
 }
@@ -78,9 +80,10 @@ static int parse(int argc, char **argv, prune_cli *o) {
       {"estimate", no_argument, 0, 'E'},      {"pin", required_argument, 0, 'p'},
       {"unpin", required_argument, 0, 'u'},   {"pins", no_argument, 0, 'P'},
       {"format", required_argument, 0, 'f'},  {"help", no_argument, 0, 'h'},
+      {"human", no_argument, 0, 'U'},         {"bytes", no_argument, 0, 'B'},
       {0, 0, 0, 0}};
   int c, rc = 0;
-  while ((c = getopt_long(argc, argv, "hn", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":hn", longopts, NULL)) != -1) {
     switch (c) {
     case 'H': rc = parse_pct("--high", optarg, &o->p.high); break;
     case 'l': rc = parse_pct("--low", optarg, &o->p.low); break;
@@ -98,9 +101,11 @@ static int parse(int argc, char **argv, prune_cli *o) {
     case 'p': o->pin = optarg; break;
     case 'u': o->unpin = optarg; break;
     case 'P': o->list_pins = true; break;
+    case 'U': o->human = true; break;
+    case 'B': o->human = false; break;
     case 'f': rc = cli_parse_format("prune", optarg, &o->format); break;
     case 'h': usage(stdout); return -1;
-    default: return cli_usage_error("prune", "unknown option");
+    default: return cli_usage_error("prune", "%s option '%s'", c == ':' ? "missing argument to" : "unknown", argv[optind - 1]);
     }
     if (rc) return rc;
   }

@@ -98,11 +98,13 @@ static int run(const scan_opts *o, const char *image) {
     } else {
       ld_findings_filter(&f, &cat, o->severities, o->ignore_unfixed, &ignore);
       if (report(o, &cat, &f, &err) < 0) rc = cli_fail(err);
-      for (size_t i = 0; rc == 0 && o->fail_on >= 0 && i < f.n; i++)
-        if ((int) f.v[i].severity >= o->fail_on) {
-          fprintf(stderr, "lading: %zu finding(s) at or above %s in %s\n", f.n, ld_severity_name((ld_severity) o->fail_on), image);
-          rc = 3;
-        }
+      size_t over = 0;
+      for (size_t i = 0; o->fail_on >= 0 && i < f.n; i++) over += (int) f.v[i].severity >= o->fail_on;
+      if (rc == 0 && over) {
+        fprintf(stderr, "lading: %zu finding(s) at or above %s in %s\n", over,
+                ld_severity_name((ld_severity) o->fail_on), image);
+        rc = 3;
+      }
     }
     ld_catalog_clear(&cat);
   }

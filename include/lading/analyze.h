@@ -137,6 +137,7 @@ typedef struct ld_analyzer ld_analyzer;
 typedef struct ld_analyze_opts {
   int changes_layer;  /* keep the change list of this layer (-1: none) */
   bool all_changes;   /* keep every layer's change list */
+  int jobs;           /* ld_analyze_image: layers read in parallel (0: one per CPU, up to 4) */
 } ld_analyze_opts;
 
 ld_analyzer *ld_analyzer_new(const ld_analyze_opts *o);
@@ -160,8 +161,11 @@ void ld_an_history_map(const ld_image_config *cfg, size_t n_layers, const char *
 
 /* ---- Driving an image ---- */
 
-/* Reads every layer of img (from src) once, in order, through the layer reader and analyzes it.
- * Each layer's blob digest and diff_id are checked. */
+/* Reads every layer of img (from src) once through the layer reader and analyzes it. Layers are
+ * decompressed and parsed by o->jobs worker threads (src->open_blob is called under a lock;
+ * each reader it returns is used by one thread); the merged trees are updated in layer order
+ * by the calling thread. Each layer's blob digest and diff_id are checked; the error reported
+ * is the one of the lowest failing layer. */
 int ld_analyze_image(ld_image_src *src, const ld_image *img, const ld_analyze_opts *o,
                      ld_analysis **out, ld_error **err);
 

@@ -62,6 +62,16 @@ static char **sorted_names(int dfd, size_t *n) {
 
 static bool ignored(const bx_copy *c, const char *rel) { return c->ignore && *rel && ld_ignore_match(c->ignore, rel); }
 
+/* Walk into an excluded directory when a "!" pattern may re-include something below it. */
+static bool walk_anyway(const bx_copy *c, int root, const char *rel) {
+  if (!c->ignore || !ld_ignore_may_reinclude(c->ignore, rel)) return false;
+  struct stat st;
+  int fd = ld_open_in_root(root, rel, O_PATH | O_NOFOLLOW, 0, NULL);
+  bool dir = fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+  if (fd >= 0) close(fd);
+  return dir;
+}
+
 static int resolve(const bx_copy *c, int root, matches *out, ld_error **err) {
   *out = (matches){0};
   for (size_t i = 0; i < c->n_srcs; i++) {
@@ -160,7 +170,7 @@ static int hash_tree(const bx_copy *c, ld_hasher *h, int root, const char *rel, 
   int r = 0;
   for (size_t i = 0; i < n && r == 0; i++) {
     char *child = *rel ? ld_xasprintf("%s/%s", rel, names[i]) : ld_xstrdup(names[i]);
-    if (!ignored(c, child)) r = hash_entry(c, h, root, child, false, err);
+    if (!ignored(c, child) || walk_anyway(c, root, child)) r = hash_entry(c, h, root, child, false, err);
     free(child);
   }
   ld_strv_free(names, n);
@@ -262,7 +272,7 @@ static int copy_dir_contents(const bx_copy *c, int sroot, const char *srel, int 
   int r = 0;
   for (size_t i = 0; i < n && r == 0; i++) {
     char *child = *srel ? ld_xasprintf("%s/%s", srel, names[i]) : ld_xstrdup(names[i]);
-    if (!ignored(c, child)) r = copy_entry(c, sroot, child, false, ddir, names[i], err);
+    if (!ignored(c, child) || walk_anyway(c, sroot, child)) r = copy_entry(c, sroot, child, false, ddir, names[i], err);
     free(child);
   }
   ld_strv_free(names, n);
@@ -312,7 +322,54 @@ static int write_heredoc(const bx_copy *c, int root, ld_error **err) {
   return r;
 }
 
-int bx_copy_into(const bx_copy *c, int root, ld_error **err) {
+/* Looks name up in the image's passwd/group file (fields: name:x:id:...). */
+static int lookup_id(int root, const char *file, const char *name, long *id, long *gid) {
+  int fd = ld_open_in_root(root, file, O_RDONLY, 0, NULL);
+  FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+  if (!f) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  char line[1024];
+  int r = -1;
+  size_t n = strlen(name);
+  while (r < 0 && fgets(line, sizeof line, f)) {
+    if (strncmp(line, name, n) || line[n] != ':') continue;
+    char *p = strchr(line + n + 1, ':');
+    if (!p) continue;
+    *id = strtol(p + 1, &p, 10);
+    if (gid && *p == ':') *gid = strtol(p + 1, NULL, 10);
+    r = 0;
+  }
+  fclose(f);
+  return r;
+}
+
+static int resolve_owner(bx_copy *c, int root, ld_error **err) {
+  char *spec = ld_xstrdup(c->chown_names), *g = strchr(spec, ':');
+  if (g) *g++ = 0;
+  char *end;
+  long uid = strtol(spec, &end, 10), gid = -1, pgid = -1;
+  int r = 0;
+  if (*end || end == spec) {
+    if (lookup_id(root, "/etc/passwd", spec, &uid, &pgid) < 0)
+      r = ld_err(err, ENOENT, "%s: --chown: unable to find user %s in the image's /etc/passwd", c->what, spec);
+  }
+  gid = g ? -1 : (pgid >= 0 ? pgid : uid);
+  if (r == 0 && g) {
+    gid = strtol(g, &end, 10);
+    if ((*end || end == g) && lookup_id(root, "/etc/group", g, &gid, NULL) < 0)
+      r = ld_err(err, ENOENT, "%s: --chown: unable to find group %s in the image's /etc/group", c->what, g);
+  }
+  c->uid = uid;
+  c->gid = gid;
+  free(spec);
+  return r;
+}
+
+int bx_copy_into(const bx_copy *c0, int root, ld_error **err) {
+  bx_copy copy = *c0, *c = &copy;
+  if (c->chown_names && resolve_owner(c, root, err) < 0) return -1;
   if (c->heredoc_name) return write_heredoc(c, root, err);
   int sroot = open(c->src_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (sroot < 0) return ld_err_sys(err, errno, "open %s", c->src_root);

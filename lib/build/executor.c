@@ -13,6 +13,7 @@
  * ignores entries (and rewrites them).
  *
  * Layers as directories: every layer is also kept unpacked under build-cache/layers/<diff_id>
+ * (or $LADING_BUILD_LAYERS/<diff_id>, shared between stores)
  * in overlayfs form (whiteouts as 0:0 devices), so a RUN mounts lower layers as they are, and the
  * upper directory of a finished step simply moves there. A layer only in the store (a base image,
  * or after the unpacked copy was removed) is unpacked the first time a RUN or COPY needs it.
@@ -24,13 +25,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <curl/curl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
+#include "lading/analyze.h"
 #include "lading/fs.h"
 #include "lading/json.h"
 #include "lading/layer.h"
@@ -73,7 +78,7 @@ typedef struct {
   const ld_build_opts *o;
   ld_dockerfile *df;
   ld_ignore *ig;
-  char *context, *cache, *tmp, *empty, *hosts;
+  char *context, *cache, *layers, *tmp, *empty, *hosts;
   bl_stage *stages;
   kvlist meta_args, build_args;
   size_t step, total;
@@ -240,7 +245,7 @@ static void add_layer(bl_stage *s, const bl_layer *l) {
 /* ---- layer directories ---- */
 
 static char *layer_dir(builder *b, const char *diff_id) {
-  return ld_xasprintf("%s/layers/%s", b->cache, ld_digest_hex(diff_id));
+  return ld_xasprintf("%s/%s", b->layers, ld_digest_hex(diff_id));
 }
 
 static int ensure_layer_dir(builder *b, const bl_layer *l, ld_error **err) {
@@ -578,6 +583,8 @@ typedef struct {
   char **from_lower;
   size_t n_from_lower;
   char *from_mnt;
+  char *url, *checksum; /* ADD URL --checksum=sha256:... */
+  char *url_dir;
 } copy_job;
 
 static int copy_child(void *arg, ld_error **err) {
@@ -632,7 +639,14 @@ static char **run_argv(bl_stage *s, const ld_df_instr *in) {
   else {
     ld_buf text = {0};
     bool lone = in->n_heredocs == 1 && !strncmp(in->args[0], "<<", 2) && !strchr(in->args[0], ' ');
-    if (lone) ld_buf_puts(&text, in->heredocs[0].content);
+    if (lone && ld_str_has_prefix(in->heredocs[0].content, "#!")) {
+      /* a script with its own interpreter: written to /dev/shm (tmpfs, never in the layer) */
+      const char *c = in->heredocs[0].content, *nl = strchr(c, '\n');
+      int ilen = nl ? (int) (nl - c - 2) : (int) strlen(c + 2);
+      ld_buf_printf(&text, "cat >/dev/shm/.lading-script <<'LADING_SCRIPT_EOF'\n%sLADING_SCRIPT_EOF\n"
+                           "%.*s /dev/shm/.lading-script; r=$?; rm -f /dev/shm/.lading-script; exit $r",
+                    c, ilen, c + 2); /* /dev/shm is noexec: run the interpreter on it */
+    } else if (lone) ld_buf_puts(&text, in->heredocs[0].content);
     else {
       ld_buf_puts(&text, in->args[0]);
       for (size_t h = 0; h < in->n_heredocs; h++)
@@ -693,8 +707,12 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
   free(dest);
   c->dest = abs;
   c->dest_is_dir = trailing;
-  if (parse_chown(ld_df_flag(in, "chown"), &c->uid, &c->gid) < 0)
-    return ld_err(err, LD_EUNSUPPORTED, "%s: --chown=%s: only numeric uid[:gid] is supported", c->what, ld_df_flag(in, "chown"));
+  if (ld_df_flag(in, "chown")) {
+    char *spec;
+    if (expand(b, s, in, ld_df_flag(in, "chown"), &spec, err) < 0) return -1;
+    if (parse_chown(spec, &c->uid, &c->gid) < 0) c->chown_names = spec; /* by name: resolved in the root */
+    else free(spec);
+  }
   if (ld_df_flag(in, "chmod")) c->chmod = (int) strtol(ld_df_flag(in, "chmod"), NULL, 8);
   if (in->n_heredocs) {
     c->heredoc_name = in->heredocs[0].name;
@@ -703,7 +721,8 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
       if (expand(b, s, in, in->heredocs[0].content, &content, err) < 0) return -1;
     } else content = ld_xstrdup(in->heredocs[0].content);
     c->heredoc_content = content;
-    ld_buf_printf(desc, "%s heredoc %s -> %s\n", in->keyword, c->heredoc_name, c->dest);
+    ld_buf_printf(desc, "%s heredoc %s -> %s chown=%ld:%ld/%s chmod=%o\n", in->keyword, c->heredoc_name, c->dest,
+                  c->uid, c->gid, c->chown_names ? c->chown_names : "", c->chmod);
     char d[LD_DIGEST_MAX];
     bx_copy_digest(c, d, NULL);
     ld_buf_puts(desc, d);
@@ -713,11 +732,25 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
   for (size_t i = 0; i < n_src; i++) {
     if (expand(b, s, in, in->args[i], &c->srcs[i], err) < 0) return -1;
     c->n_srcs++;
-    if (is_url(c->srcs[i]))
-      return ld_err(err, LD_EUNSUPPORTED, "%s: ADD of a URL (%s) is not supported by this build (no --checksum support)", c->what, c->srcs[i]);
+    if (is_url(c->srcs[i])) {
+      if (in->cmd != LD_DF_ADD) return ld_err(err, EINVAL, "%s: a URL (%s) can only be ADDed", c->what, c->srcs[i]);
+      const char *sum = ld_df_flag(in, "checksum");
+      if (!sum || ld_digest_validate(sum, NULL) < 0)
+        return ld_err(err, EINVAL, "%s: ADD of a URL needs --checksum=sha256:<hex> (got %s)", c->what, sum ? sum : "none");
+      if (n_src != 1) return ld_err(err, LD_EUNSUPPORTED, "%s: ADD of a URL takes one source", c->what);
+      j->url = ld_xstrdup(c->srcs[i]);
+      j->checksum = ld_xstrdup(sum);
+    }
+  }
+  if (j->url) { /* the content is known by its checksum: no download for the cache key */
+    ld_buf_printf(desc, "%s url=%s checksum=%s chown=%ld:%ld/%s chmod=%o dest=%s%s\n", in->keyword, j->url,
+                  j->checksum, c->uid, c->gid, c->chown_names ? c->chown_names : "", c->chmod, c->dest,
+                  trailing ? "/" : "");
+    return 0;
   }
   const char *from = ld_df_flag(in, "from");
-  ld_buf_printf(desc, "%s chown=%ld:%ld chmod=%o dest=%s%s\n", in->keyword, c->uid, c->gid, c->chmod, c->dest, trailing ? "/" : "");
+  ld_buf_printf(desc, "%s chown=%ld:%ld/%s chmod=%o dest=%s%s\n", in->keyword, c->uid, c->gid,
+                c->chown_names ? c->chown_names : "", c->chmod, c->dest, trailing ? "/" : "");
   for (size_t i = 0; i < c->n_srcs; i++) ld_buf_printf(desc, "src=%s\n", c->srcs[i]);
   if (from) {
     char *ref;
@@ -755,12 +788,71 @@ static void copy_job_clear(copy_job *j) {
   bx_copy *c = &j->copy;
   free((char *) c->what);
   free((char *) c->dest);
+  free((char *) c->chown_names);
   if (c->heredoc_name) free((char *) c->heredoc_content);
   ld_strv_free(c->srcs, c->n_srcs);
   if (j->from) { stage_clear(j->from); free(j->from); }
   for (size_t i = 0; i < j->n_from_lower; i++) free(j->from_lower[i]);
   free(j->from_lower);
   if (j->from_mnt) { rmdir(j->from_mnt); free(j->from_mnt); }
+  free(j->url);
+  free(j->checksum);
+  if (j->url_dir) { ld_rm_rf(j->url_dir, NULL); free(j->url_dir); }
+}
+
+static char *mktemp_dir(builder *b, const char *what, ld_error **err);
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg) {
+  void **a = arg;
+  ld_hasher_update(a[1], data, size * n);
+  return ld_write_all(*(int *) a[0], data, size * n) < 0 ? 0 : size * n;
+}
+
+/* Downloads an ADD URL into a scratch directory and checks it against --checksum; the copy then
+ * takes it from there like a context file (named after the URL's last path component). */
+static int fetch_url(builder *b, copy_job *j, ld_error **err) {
+  j->url_dir = mktemp_dir(b, "url", err);
+  if (!j->url_dir) return -1;
+  const char *q = strpbrk(j->url + 8, "?#");
+  size_t len = q ? (size_t) (q - j->url) : strlen(j->url);
+  const char *slash = j->url + len;
+  while (slash > j->url && slash[-1] != '/') slash--;
+  char *name = slash < j->url + len ? ld_xstrndup(slash, (size_t) (j->url + len - slash)) : ld_xstrdup("download");
+  char *path = ld_path_join(j->url_dir, name);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  int r = fd < 0 ? ld_err_sys(err, errno, "create %s", path) : 0;
+  ld_hasher *h = ld_hasher_new(ld_digest_algo_of(j->checksum));
+  if (r == 0) {
+    CURL *curl = curl_easy_init();
+    void *arg[2] = {&fd, h};
+    char ebuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(curl, CURLOPT_URL, j->url);
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, (void *) arg);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, ebuf);
+    CURLcode cr = curl_easy_perform(curl);
+    if (cr != CURLE_OK) r = ld_err(err, EIO, "%s: download %s: %s", j->copy.what, j->url, *ebuf ? ebuf : curl_easy_strerror(cr));
+    curl_easy_cleanup(curl);
+  }
+  if (fd >= 0) close(fd);
+  char got[LD_DIGEST_MAX];
+  ld_hasher_final(h, got);
+  ld_hasher_free(h);
+  if (r == 0 && strcmp(got, j->checksum))
+    r = ld_err(err, LD_EDIGEST, "%s: %s has digest %s, --checksum says %s", j->copy.what, j->url, got, j->checksum);
+  if (r == 0) {
+    chmod(path, 0600);
+    j->copy.src_root = j->url_dir;
+    free(j->copy.srcs[0]);
+    j->copy.srcs[0] = name;
+    j->copy.extract_archives = false; /* ADD does not unpack downloaded archives */
+    name = NULL;
+  }
+  free(name);
+  free(path);
+  return r;
 }
 
 /* Upper dir → blob in the store + layer dir in the cache. empty → no layer. */
@@ -895,6 +987,7 @@ static int do_layer_step(builder *b, bl_stage *s, bool squash, const ld_df_instr
     }
     char *upper = squash ? ld_xstrdup(s->squash_upper) : mktemp_dir(b, "upper", err);
     r = upper ? 0 : -1;
+    if (r == 0 && cj.url) r = fetch_url(b, &cj, err);
     if (r == 0) {
       /* in squash mode the stage's own layers are not lowers: they are all in this upper */
       r = run_step(b, s, in, &cj, upper, err);
@@ -952,6 +1045,46 @@ static int do_meta_step(builder *b, bl_stage *s, const ld_df_instr *in, ld_error
 
 /* ---- stages ---- */
 
+static int exec_instr(builder *b, bl_stage *s, bool squash, const ld_df_instr *in, ld_error **err) {
+  if (in->cmd == LD_DF_RUN || in->cmd == LD_DF_COPY || in->cmd == LD_DF_ADD) return do_layer_step(b, s, squash, in, err);
+  return do_meta_step(b, s, in, err);
+}
+
+/* The base's ONBUILD triggers run right after FROM, in order, and are not inherited further. */
+static int run_triggers(builder *b, bl_stage *s, bool squash, const ld_df_instr *from, ld_error **err) {
+  json_t *ob = json_object_get(s->cfg, "OnBuild");
+  if (!json_is_array(ob) || !json_array_size(ob)) {
+    json_object_del(s->cfg, "OnBuild");
+    return 0;
+  }
+  json_incref(ob);
+  json_object_del(s->cfg, "OnBuild");
+  size_t i;
+  json_t *t;
+  int r = 0;
+  json_array_foreach(ob, i, t) {
+    if (r < 0) break;
+    const char *text = json_string_value(t);
+    if (!text) continue;
+    char *src = ld_xasprintf("FROM scratch\n%s\n", text);
+    char *what = ld_xasprintf("%s:%d (ONBUILD trigger)", b->df->path, from->line);
+    ld_dockerfile *tdf = NULL;
+    r = ld_dockerfile_parse(src, strlen(src), what, &tdf, err);
+    if (r == 0 && tdf->n_instrs != 2) r = ld_err(err, LD_EFORMAT, "%s: \"%s\" is not one instruction", what, text);
+    if (r == 0) {
+      ld_df_instr *in = &tdf->instrs[1];
+      in->line = from->line;
+      if (!b->o->quiet) fprintf(stderr, "ONBUILD trigger from the base: %s\n", text);
+      r = exec_instr(b, s, squash, in, err);
+    }
+    ld_dockerfile_free(tdf);
+    free(src);
+    free(what);
+  }
+  json_decref(ob);
+  return r;
+}
+
 static int build_stage(builder *b, size_t idx, ld_error **err) {
   bl_stage *s = &b->stages[idx];
   if (s->built) return 0;
@@ -978,10 +1111,9 @@ static int build_stage(builder *b, size_t idx, ld_error **err) {
         s->squash_upper = mktemp_dir(b, "squash", err);
         if (!s->squash_upper) r = -1;
       }
-    } else if (in->cmd == LD_DF_RUN || in->cmd == LD_DF_COPY || in->cmd == LD_DF_ADD) {
-      r = do_layer_step(b, s, squash, in, err);
+      if (r == 0) r = run_triggers(b, s, squash, in, err);
     } else {
-      r = do_meta_step(b, s, in, err);
+      r = exec_instr(b, s, squash, in, err);
     }
   }
   if (r == 0 && squash) {
@@ -1064,6 +1196,20 @@ static int write_image(builder *b, bl_stage *s, ld_error **err) {
 
 /* ---- waste report ---- */
 
+/* Paths that only hold caches a build leaves behind, and how to avoid them. */
+static const char *known[][2] = {
+    {"var/lib/apt/lists", "add `&& rm -rf /var/lib/apt/lists/*` to the same RUN"},
+    {"var/cache/apt/archives", "run `apt-get clean` in the same RUN"},
+    {"var/cache/apk", "use `apk add --no-cache`"},
+    {"root/.cache/pip", "use `pip install --no-cache-dir`"},
+    {"usr/local/share/.cache/yarn", "run `yarn cache clean` in the same RUN"},
+    {"root/.npm", "run `npm cache clean --force` in the same RUN"},
+    {"var/cache/yum", "run `yum clean all` in the same RUN"},
+    {"var/cache/dnf", "run `dnf clean all` in the same RUN"},
+    {"tmp", "remove temporary files in the step that made them"},
+};
+static const char *FIX_LATER = "delete or overwrite it in the same step that creates it";
+
 static uint64_t du(int dfd, const char *rel) {
   struct stat st;
   if (fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0) return 0;
@@ -1088,18 +1234,43 @@ static void add_waste(builder *b, const bl_layer *l, const char *path, uint64_t 
                                                 ld_xasprintf("/%s", path), bytes, fix};
 }
 
-static void waste_report(builder *b, bl_stage *s) {
-  static const char *known[][2] = {
-      {"var/lib/apt/lists", "add `&& rm -rf /var/lib/apt/lists/*` to the same RUN"},
-      {"var/cache/apt/archives", "run `apt-get clean` in the same RUN"},
-      {"var/cache/apk", "use `apk add --no-cache`"},
-      {"root/.cache/pip", "use `pip install --no-cache-dir`"},
-      {"usr/local/share/.cache/yarn", "run `yarn cache clean` in the same RUN"},
-      {"root/.npm", "run `npm cache clean --force` in the same RUN"},
-      {"var/cache/yum", "run `yum clean all` in the same RUN"},
-      {"var/cache/dnf", "run `dnf clean all` in the same RUN"},
-      {"tmp", "remove temporary files in the step that made them"},
-  };
+/* Entries of a later layer (lfd) that hide what the earlier one (efd) holds at the same path:
+ * whiteouts, replaced files, opaque directories. */
+static void shadow_walk(builder *b, const bl_layer *l, int efd, int lfd, const char *rel, int depth) {
+  int dfd = *rel ? openat(lfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : dup(lfd);
+  if (dfd < 0 || depth > 64) {
+    if (dfd >= 0) close(dfd);
+    return;
+  }
+  char v[4];
+  if (*rel && fgetxattr(dfd, "trusted.overlay.opaque", v, sizeof v) >= 1 && v[0] == 'y') {
+    uint64_t n = du(efd, rel);
+    if (n >= 4096) add_waste(b, l, rel, n, FIX_LATER);
+    close(dfd);
+    return;
+  }
+  DIR *d = fdopendir(dfd);
+  if (!d) { close(dfd); return; }
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    char *path = *rel ? ld_xasprintf("%s/%s", rel, de->d_name) : ld_xstrdup(de->d_name);
+    struct stat st;
+    if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (S_ISDIR(st.st_mode)) {
+        shadow_walk(b, l, efd, lfd, path, depth + 1);
+      } else {
+        uint64_t n = du(efd, path);
+        if (n >= 4096) add_waste(b, l, path, n, FIX_LATER);
+      }
+    }
+    free(path);
+  }
+  closedir(d);
+}
+
+static void waste_scan(builder *b, bl_stage *s) {
+
   for (size_t i = 0; i < s->n_layers; i++) {
     const bl_layer *l = &s->layers[i];
     if (!l->line) continue;
@@ -1117,20 +1288,136 @@ static void waste_report(builder *b, bl_stage *s) {
       int lfd = open(later, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       free(later);
       if (lfd < 0) continue;
-      DIR *d = fdopendir(lfd);
-      struct dirent *de;
-      while (d && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        struct stat st;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
-          uint64_t n = du(fd, de->d_name);
-          if (n >= 4096) add_waste(b, l, de->d_name, n, "delete or overwrite it in the same step that creates it");
-        }
-      }
-      if (d) closedir(d);
+      shadow_walk(b, l, fd, lfd, "", 0);
+      close(lfd);
     }
     close(fd);
   }
+}
+
+/* The report from lib/analyze's per-layer changes (dive's sizes): bytes a later layer removes or
+ * replaces are charged to the latest earlier layer that added them; bytes a layer adds under a
+ * known cache path are charged to that layer. Only layers this build made (with a line) count. */
+static int cmp_change(const void *key, const void *elem) {
+  return strcmp(key, ((const ld_an_change *) elem)->path);
+}
+
+/* Latest layer before j with a change at path or below it. */
+static int adder_of(const ld_analysis *a, size_t j, const char *path) {
+  size_t plen = strlen(path);
+  for (size_t i = j; i-- > 0;) {
+    const ld_an_layer *L = &a->layers[i];
+    if (bsearch(path, L->changes, L->n_changes, sizeof *L->changes, cmp_change)) return (int) i;
+    for (size_t k = 0; k < L->n_changes; k++) /* a directory: anything under it */
+      if (!strncmp(L->changes[k].path, path, plen) && L->changes[k].path[plen] == '/' &&
+          L->changes[k].kind != LD_AN_REMOVED)
+        return (int) i;
+  }
+  return -1;
+}
+
+static int waste_from_analysis(builder *b, bl_stage *s, ld_error **err) {
+  ld_image_src *src = NULL;
+  ld_image img;
+  ld_analysis *a = NULL;
+  ld_analyze_opts ao = {.changes_layer = -1, .all_changes = true};
+  int r = ld_store_src_open(b->store, b->res->digest, &src, err);
+  if (r == 0) r = ld_image_load(src, NULL, &img, err);
+  if (r == 0) {
+    r = ld_analyze_image(src, &img, &ao, &a, err);
+    ld_image_clear(&img);
+  }
+  if (src) ld_image_src_close(src);
+  if (r < 0) return -1;
+  if (a->n_layers != s->n_layers) {
+    ld_analysis_free(a);
+    return ld_err(err, EINVAL, "analysis has %zu layers, the build %zu", a->n_layers, s->n_layers);
+  }
+  for (size_t j = 0; j < a->n_layers; j++) {
+    const ld_an_layer *L = &a->layers[j];
+    uint64_t cache_bytes[LD_ARRAY_SIZE(known)] = {0};
+    for (size_t k = 0; k < L->n_changes; k++) {
+      const ld_an_change *c = &L->changes[k];
+      if (c->kind != LD_AN_REMOVED && s->layers[j].line && c->type != LD_AN_DIR)
+        for (size_t q = 0; q < LD_ARRAY_SIZE(known); q++) {
+          size_t n = strlen(known[q][0]);
+          if (!strncmp(c->path + 1, known[q][0], n) && c->path[1 + n] == '/') cache_bytes[q] += c->size;
+        }
+      if (c->kind == LD_AN_ADDED || j == 0) continue;
+      uint64_t bytes = c->kind == LD_AN_REMOVED ? c->size : c->prev_size;
+      int i = adder_of(a, j, c->path);
+      if (i >= 0 && s->layers[i].line && bytes >= 4096) add_waste(b, &s->layers[i], c->path + 1, bytes, FIX_LATER);
+    }
+    for (size_t q = 0; q < LD_ARRAY_SIZE(known); q++)
+      if (cache_bytes[q] >= 4096) add_waste(b, &s->layers[j], known[q][0], cache_bytes[q], known[q][1]);
+  }
+  ld_analysis_free(a);
+  return 0;
+}
+
+static int cmp_waste(const void *x, const void *y) {
+  const ld_build_waste *a = x, *c = y;
+  if (a->line != c->line) return a->line - c->line;
+  return strcmp(a->path, c->path);
+}
+
+/* A rebuild from cache makes the same manifest: its report is kept by manifest digest, so a warm
+ * rebuild does not read the image again. */
+static char *report_path(builder *b) {
+  return ld_xasprintf("%s/reports/%s.json", b->cache, ld_digest_hex(b->res->digest));
+}
+
+static bool waste_from_cache(builder *b) {
+  char *p = report_path(b), *buf = NULL;
+  size_t len;
+  json_t *j = NULL;
+  if (ld_read_file(p, 4 << 20, &buf, &len, NULL) == 0) ld_json_parse(buf, len, p, &j, NULL);
+  free(buf);
+  free(p);
+  if (!json_is_array(j)) {
+    if (j) json_decref(j);
+    return false;
+  }
+  size_t i;
+  json_t *w;
+  json_array_foreach(j, i, w) {
+    const char *fix = ld_json_str(w, "fix"), *stable = FIX_LATER;
+    for (size_t q = 0; fix && q < LD_ARRAY_SIZE(known); q++)
+      if (!strcmp(fix, known[q][1])) stable = known[q][1];
+    bl_layer l = {.line = (int) ld_json_int(w, "line", 0), .created_by = (char *) ld_json_str(w, "instruction")};
+    const char *path = ld_json_str(w, "path");
+    add_waste(b, &l, path && path[0] == '/' ? path + 1 : "", (uint64_t) ld_json_int(w, "bytes", 0), stable);
+  }
+  json_decref(j);
+  return true;
+}
+
+static void waste_to_cache(builder *b) {
+  json_t *j = json_array();
+  for (size_t i = 0; i < b->res->n_waste; i++) {
+    const ld_build_waste *w = &b->res->waste[i];
+    json_array_append_new(j, json_pack("{s:i, s:s, s:s, s:I, s:s}", "line", w->line, "instruction", w->instruction,
+                                       "path", w->path, "bytes", (json_int_t) w->bytes, "fix", w->fix));
+  }
+  char *text = ld_json_dump_compact(j), *dir = ld_xasprintf("%s/reports", b->cache), *p = report_path(b);
+  if (ld_mkdir_p(dir, 0700, NULL) == 0) ld_atomic_write(p, text, strlen(text), 0644, NULL);
+  free(text);
+  free(dir);
+  free(p);
+  json_decref(j);
+}
+
+static void waste_report(builder *b, bl_stage *s) {
+  if (waste_from_cache(b)) return;
+  ld_error *e = NULL;
+  if (waste_from_analysis(b, s, &e) < 0) {
+    ld_debug("build report: analysis failed (%s); scanning the layer directories", e ? e->msg : "?");
+    ld_error_free(e);
+    ld_build_result_clear(b->res);
+    waste_scan(b, s);
+  }
+  if (b->res->n_waste) qsort(b->res->waste, b->res->n_waste, sizeof *b->res->waste, cmp_waste);
+  waste_to_cache(b);
 }
 
 /* ---- setup ---- */
@@ -1152,17 +1439,38 @@ static int parse_build_args(builder *b, ld_error **err) {
   return 0;
 }
 
+/* Scratch directories of builds that died (killed, crashed): their pid is in the name. */
+static void remove_stale(const char *tmpbase) {
+  DIR *d = opendir(tmpbase);
+  if (!d) return;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    long pid;
+    if (sscanf(de->d_name, "build-%ld-", &pid) != 1 || pid <= 0) continue;
+    if (kill((pid_t) pid, 0) == 0 || errno != ESRCH) continue;
+    char *p = ld_path_join(tmpbase, de->d_name);
+    ld_rm_rf(p, NULL);
+    free(p);
+  }
+  closedir(d);
+}
+
 static int setup_dirs(builder *b, ld_error **err) {
   b->cache = ld_xasprintf("%s/build-cache", ld_store_root(b->store));
-  char *steps = ld_xasprintf("%s/steps", b->cache), *layers = ld_xasprintf("%s/layers", b->cache);
-  char *tmpbase = ld_xasprintf("%s/tmp", b->cache);
+  /* Unpacked layers are content-addressed, so several stores may share them
+   * ($LADING_BUILD_LAYERS); the build's scratch space sits beside them, on the same file system,
+   * so a finished upper directory is renamed into place, never copied. */
+  const char *shared = getenv("LADING_BUILD_LAYERS");
+  char *steps = ld_xasprintf("%s/steps", b->cache);
+  b->layers = shared && *shared ? ld_xstrdup(shared) : ld_xasprintf("%s/layers", b->cache);
+  char *tmpbase = shared && *shared ? ld_xasprintf("%s/.tmp", shared) : ld_xasprintf("%s/tmp", b->cache);
   int r = ld_mkdir_p(steps, 0700, err);
-  if (r == 0) r = ld_mkdir_p(layers, 0700, err);
+  if (r == 0) r = ld_mkdir_p(b->layers, 0700, err);
   if (r == 0) r = ld_mkdir_p(tmpbase, 0700, err);
   free(steps);
-  free(layers);
   if (r == 0) {
-    b->tmp = ld_xasprintf("%s/build-XXXXXX", tmpbase);
+    remove_stale(tmpbase);
+    b->tmp = ld_xasprintf("%s/build-%ld-XXXXXX", tmpbase, (long) getpid());
     if (!mkdtemp(b->tmp)) r = ld_err_sys(err, errno, "mkdtemp %s", b->tmp);
   }
   free(tmpbase);
@@ -1222,6 +1530,7 @@ int ld_build(ld_store *store, const ld_build_opts *o, ld_build_result *res, ld_e
   if (b.tmp) ld_rm_rf(b.tmp, NULL);
   free(b.tmp);
   free(b.cache);
+  free(b.layers);
   free(b.empty);
   free(b.hosts);
   free(b.context);

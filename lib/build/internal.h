@@ -55,6 +55,7 @@ typedef struct bx_copy {
   const char *dest;         /* absolute, expanded */
   bool dest_is_dir;         /* ends with / or several sources */
   long uid, gid;            /* -1: 0 */
+  const char *chown_names;  /* --chown=user[:group] by name: resolved in the destination root */
   int chmod;                /* -1: keep */
   bool extract_archives;    /* ADD */
   const char *heredoc_name; /* COPY <<EOF: the file to create with heredoc_content */

@@ -102,11 +102,17 @@ static int must(int r, const char *what, ld_error **err) {
   return r < 0 ? ld_err_sys(err, errno, "sandbox: %s", what) : 0;
 }
 
+/* A mount point directly under the root; an image's symlink there is refused, never followed. */
 static int mkdir_here(const char *root, const char *rel, mode_t mode) {
   char *p = ld_path_join(root, rel);
+  struct stat st;
   int r = mkdir(p, mode);
+  if (r < 0 && errno == EEXIST) {
+    r = lstat(p, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+    if (r < 0) errno = ENOTDIR;
+  }
   free(p);
-  return r < 0 && errno != EEXIST ? -1 : 0;
+  return r;
 }
 
 static int make_dev(const char *mnt, ld_error **err) {
@@ -150,7 +156,7 @@ static int bind_file(const char *mnt, const char *rel, const char *src, ld_error
   if (!src) return 0;
   char *etc = ld_path_join(mnt, "etc");
   struct stat st;
-  bool has_etc = stat(etc, &st) == 0 && S_ISDIR(st.st_mode);
+  bool has_etc = lstat(etc, &st) == 0 && S_ISDIR(st.st_mode); /* not through a symlink */
   free(etc);
   if (!has_etc) return 0;
   char *p = ld_path_join(mnt, rel);

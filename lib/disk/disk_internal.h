@@ -25,8 +25,10 @@ void ld_digest_set_clear(ld_digest_set *s);
  * layers, and referrers whose subject is live). Missing blobs are not errors here. */
 int ld_disk_mark(ld_store *s, ld_digest_set *live, ld_error **err);
 
+/* Nanoseconds since the epoch, grace seconds ago, on the clock file mtimes come from. */
+int64_t ld_disk_cutoff(int64_t grace_seconds);
 /* Deletes a blob unless a concurrent ingest holds it (see gc.c): renames it aside, and puts it
- * back if its mtime is newer than cutoff. Returns 1 deleted (*bytes freed), 0 kept, -1 error. */
+ * back if its mtime (ns) is at or after cutoff. Returns 1 deleted (*bytes freed), 0 kept, -1. */
 int ld_disk_delete_blob(ld_store *s, const char *digest, int64_t cutoff, uint64_t *bytes);
 
 #endif

@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "disk_internal.h"
 #include "lading/fs.h"
@@ -100,16 +101,23 @@ static void mark_manifest(ld_store *s, ld_digest_set *live, const char *digest, 
   free(buf);
 }
 
-/* A small JSON blob that parses as a manifest with a live subject: a referrer of a live image. */
-static bool is_live_referrer(ld_store *s, const ld_digest_set *live, const char *digest,
-                             const struct stat *st) {
+/* A small JSON blob that parses as a manifest with a live subject: a referrer of a live image.
+ * The first byte is checked before reading the whole blob, so layers cost one read. */
+static bool is_live_referrer(ld_store *s, const ld_digest_set *live, const char *digest, int dfd,
+                             const char *name, const struct stat *st) {
   if (st->st_size > (off_t) LD_MANIFEST_MAX || st->st_size < 2) return false;
+  int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+  char first = 0;
+  if (fd < 0) return false;
+  ssize_t got = read(fd, &first, 1);
+  close(fd);
+  if (got != 1 || first != '{') return false;
   char *buf = NULL;
   size_t len = 0;
   bool yes = false;
   if (ld_store_read_blob(s, digest, LD_MANIFEST_MAX, &buf, &len, NULL) < 0) return false;
   ld_manifest m;
-  if (buf[0] == '{' && strstr(buf, "\"subject\"") && ld_manifest_parse(buf, len, NULL, &m, NULL) == 0) {
+  if (strstr(buf, "\"subject\"") && ld_manifest_parse(buf, len, NULL, &m, NULL) == 0) {
     yes = m.subject && ld_digest_set_has(live, m.subject->digest);
     ld_manifest_clear(&m);
   }
@@ -148,7 +156,7 @@ typedef struct referrer_pass {
 static void find_referrers(ld_store *s, const char *digest, int dfd, const char *name,
                            const struct stat *st, void *ctx) {
   referrer_pass *rp = ctx;
-  if (!ld_digest_set_has(rp->live, digest) && is_live_referrer(s, rp->live, digest, st))
+  if (!ld_digest_set_has(rp->live, digest) && is_live_referrer(s, rp->live, digest, dfd, name, st))
     ld_digest_set_add(rp->found, digest);
 }
 
@@ -183,13 +191,23 @@ static void forget_blob(ld_store *s, const char *digest) {
   }
 }
 
+int64_t ld_disk_cutoff(int64_t grace_seconds) {
+  struct timespec ts; /* the clock file timestamps come from, so "touched after now" compares right */
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec - grace_seconds * 1000000000;
+}
+
+static int64_t mtime_ns(const struct stat *st) {
+  return (int64_t) st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
 int ld_disk_delete_blob(ld_store *s, const char *digest, int64_t cutoff, uint64_t *bytes) {
   ld_autofree char *path = ld_store_blob_path(s, digest);
   ld_autofree char *aside = ld_xasprintf("%s/ingest/.gc-%s", ld_store_root(s), ld_digest_hex(digest));
   if (rename(path, aside) < 0) return errno == ENOENT ? 0 : -1;
   struct stat st;
   if (stat(aside, &st) < 0) return -1;
-  if (st.st_mtim.tv_sec >= cutoff) { /* held by an ingest, or young: put it back */
+  if (mtime_ns(&st) >= cutoff) { /* held by an ingest, or young: put it back */
     if (ld_path_exists(path)) unlink(aside); /* re-ingested meanwhile: same bytes */
     else if (rename(aside, path) < 0) return -1;
     return 0;
@@ -213,7 +231,7 @@ static void sweep_blob(ld_store *s, const char *digest, int dfd, const char *nam
                        const struct stat *st, void *ctx) {
   sweep_ctx *c = ctx;
   if (ld_digest_set_has(c->live, digest)) return;
-  if (st->st_mtim.tv_sec >= c->cutoff) {
+  if (mtime_ns(st) >= c->cutoff) {
     c->res->blobs_kept_young++;
     return;
   }
@@ -237,7 +255,7 @@ static void sweep_temps(ld_store *s, const char *sub, const char *prefix, const 
     if (prefix && strncmp(e->d_name, prefix, strlen(prefix))) continue;
     struct stat st;
     if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode)) continue;
-    if (st.st_mtim.tv_sec >= c->cutoff) continue;
+    if (mtime_ns(&st) >= c->cutoff) continue;
     if (!c->o->dry_run && unlinkat(dirfd(d), e->d_name, 0) < 0) continue;
     c->res->temps_removed++;
     c->res->bytes_freed += (uint64_t) st.st_blocks * 512;
@@ -251,7 +269,7 @@ int ld_gc_run(ld_store *s, const ld_gc_opts *o, ld_gc_result *res, ld_error **er
   ld_digest_set live = {0};
   int rc = ld_disk_mark(s, &live, err);
   if (rc == 0) {
-    sweep_ctx c = {&live, o, ld_now() - o->grace, res};
+    sweep_ctx c = {&live, o, ld_disk_cutoff(o->grace), res};
     res->blobs_live = live.n;
     each_blob(s, sweep_blob, &c);
     sweep_temps(s, "ingest", NULL, &c);
@@ -319,7 +337,7 @@ int ld_prune_apply(ld_store *s, const ld_disk_report *r, const ld_prune_plan *p,
   ld_digest_set live = {0};
   if (rc == 0) rc = ld_disk_mark(s, &live, err); /* what the remaining images (and any image
                                                     tagged since the report) still use */
-  int64_t cutoff = ld_now() - grace_seconds;
+  int64_t cutoff = ld_disk_cutoff(grace_seconds);
   for (size_t i = 0; rc == 0 && i < p->n_freed_layers; i++) {
     const ld_disk_layer *l = &r->layers[p->freed_layers[i]];
     if (!l->digest || ld_digest_set_has(&live, l->digest)) continue;

@@ -88,7 +88,8 @@ void ld_disk_print_images(FILE *f, const ld_disk_report *r, bool human) {
 
 void ld_disk_print_totals(FILE *f, const ld_disk_report *r, bool human, double high, double low) {
   char s1[32], s2[32], s3[32], s4[32], s5[32];
-  fprintf(f, "\nTotal: %zu images, %s on disk (%s shared, %s unique)", r->n_images,
+  fprintf(f, "\nTotal: %zu image%s, %s on disk (%s shared, %s unique)", r->n_images,
+          r->n_images == 1 ? "" : "s",
           ld_disk_size_str(r->images_bytes, human, s1, sizeof s1),
           ld_disk_size_str(r->shared_bytes, human, s2, sizeof s2),
           ld_disk_size_str(r->unique_bytes, human, s3, sizeof s3));

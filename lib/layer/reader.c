@@ -91,6 +91,8 @@ static la_ssize_t archive_read_cb(struct archive *a, void *ctx, const void **out
   return n;
 }
 
+static int archive_fail(ld_layer_reader *l, const char *doing, ld_error **err);
+
 int ld_layer_open(ld_reader *blob, const char *media_type, const char *expect_digest,
                   const char *what, ld_layer_reader **out, ld_error **err) {
   ld_layer_reader *l = ld_xcalloc(1, sizeof *l);
@@ -129,10 +131,9 @@ int ld_layer_open(ld_reader *blob, const char *media_type, const char *expect_di
     l->a = archive_read_new();
     archive_read_support_format_tar(l->a);
     if (archive_read_open(l->a, l, NULL, archive_read_cb, NULL) != ARCHIVE_OK) {
-      if (l->cb_err) {
-        *err = l->cb_err, l->cb_err = NULL;
-        ld_error_wrap(err, "%s", l->what);
-      } else
+      if (l->cb_err)
+        archive_fail(l, "", err);
+      else
         ld_err(err, LD_EFORMAT, "%s: not a tar archive (%s)", l->what,
                archive_error_string(l->a) ? archive_error_string(l->a) : "unknown format");
       ld_layer_close(l);

@@ -241,7 +241,9 @@ static int start_daemon(srv *s, const struct sockaddr_in *sa, ld_error **err) {
     free(cert);
     return -1;
   }
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO;
+  bool per_conn = getenv("LADING_SERVE_TPC") != NULL;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_TURBO |
+                   (per_conn ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL : MHD_USE_EPOLL);
   if (cert) flags |= MHD_USE_TLS;
   struct MHD_OptionItem tls_opts[] = {
       {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
@@ -250,7 +252,7 @@ static int start_daemon(srv *s, const struct sockaddr_in *sa, ld_error **err) {
   };
   s->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
-      MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+      MHD_OPTION_THREAD_POOL_SIZE, per_conn ? 0u : s->o.threads, MHD_OPTION_CONNECTION_LIMIT, 4096u,
       MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
       (size_t) CONN_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY, tls_opts,

@@ -97,11 +97,20 @@ void ru_release(ru_table *t, ru_session *s) {
   pthread_mutex_unlock(&t->lock);
 }
 
+/* Start writeback every WRITEBACK_STEP bytes, so that the fsync of the commit finds little
+ * left to write: the disk works while the network still delivers, instead of afterwards. */
+#define WRITEBACK_STEP (8u << 20)
+
 int ru_append(ru_session *s, const void *data, size_t len, ld_error **err) {
   if (ld_write_all(s->fd, data, len) < 0)
     return ld_err_sys(err, errno, "upload %s: write", s->uuid);
   ld_hasher_update(s->hasher, data, len);
   s->offset += len;
+  if (s->offset - s->flushed >= WRITEBACK_STEP) {
+    sync_file_range(s->fd, (off_t) s->flushed, (off_t) (s->offset - s->flushed),
+                    SYNC_FILE_RANGE_WRITE);
+    s->flushed = s->offset;
+  }
   return 0;
 }
 

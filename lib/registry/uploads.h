@@ -23,6 +23,7 @@ typedef struct ru_session {
   int fd;
   ld_hasher *hasher; /* sha256 of bytes so far */
   uint64_t offset;
+  uint64_t flushed; /* writeback started up to here */
   int64_t touched; /* last activity, unix seconds */
   bool busy;
   int64_t started;

@@ -1,10 +1,13 @@
 /* The offline advisory database: its own SQLite file, STORE/advisories.db.
  *
- * Schema (version 1):
+ * Schema (version 2):
  *   sources(name, origin, imported, records)       one row per feed ("osv:Debian",
  *                                                   "alpine-secdb:v3.15", "debian-tracker")
  *   vulns(id, source, vuln_id, modified, summary, severity, cvss, cvss_vector, aliases)
  *                                                   one row per advisory per source
+ *   aliases(alias, vuln)                           every id a record is also known by (its own
+ *                                                   CVE for per-package distro rows), indexed, so
+ *                                                   a CVE finds its records in every feed
  *   affected(vuln, ecosystem, release, package, data)
  *                                                   one row per (advisory, package); data is an
  *                                                   OSV "affected" object (ranges, versions,
@@ -42,6 +45,9 @@ struct ld_advdb {
   sqlite3 *db;
   char *path;
   ld_import_stats *st;
+  const char *top; /* the PATH given to import (a directory or zip names the source's origin) */
+  json_t *touched; /* source name -> origin, counted once at the end of an import */
+  sqlite3_stmt *find, *del, *ins_vuln, *ins_aff, *ins_alias; /* prepared once per import */
 };
 
 static const char *schema =
@@ -57,7 +63,15 @@ static const char *schema =
     "  ecosystem TEXT NOT NULL, release TEXT NOT NULL, package TEXT NOT NULL, data TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS affected_by_pkg ON affected(ecosystem, release, package);"
     "CREATE INDEX IF NOT EXISTS affected_by_vuln ON affected(vuln);"
-    "INSERT OR IGNORE INTO meta VALUES('schema', '1');";
+    "CREATE TABLE IF NOT EXISTS aliases(alias TEXT NOT NULL,"
+    "  vuln INTEGER NOT NULL REFERENCES vulns(id) ON DELETE CASCADE);"
+    "CREATE INDEX IF NOT EXISTS aliases_by_alias ON aliases(alias);"
+    "CREATE INDEX IF NOT EXISTS aliases_by_vuln ON aliases(vuln);"
+    "INSERT OR IGNORE INTO meta VALUES('schema', '2');"
+    /* schema 1 had no aliases table: its records are dropped so the next import refills them */
+    "DELETE FROM vulns WHERE (SELECT value FROM meta WHERE key = 'schema') = '1';"
+    "DELETE FROM sources WHERE (SELECT value FROM meta WHERE key = 'schema') = '1';"
+    "UPDATE meta SET value = '2' WHERE key = 'schema';";
 
 char *ld_advdb_default_path(const char *store_root) {
   return ld_path_join(store_root, "advisories.db");
@@ -149,8 +163,8 @@ typedef struct {
 
 /* Inserts or replaces a vuln row. *id gets its rowid; returns 1 if unchanged (skip affected). */
 static int put_vuln(ld_advdb *a, const vuln_rec *v, sqlite3_int64 *id, ld_error **err) {
-  sqlite3_stmt *st;
-  sqlite3_prepare_v2(a->db, "SELECT id, modified FROM vulns WHERE source = ? AND vuln_id = ?", -1, &st, NULL);
+  sqlite3_stmt *st = a->find;
+  sqlite3_reset(st);
   sqlite3_bind_text(st, 1, v->source, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, v->vuln_id, -1, SQLITE_STATIC);
   bool exists = false, same = false;
@@ -160,25 +174,26 @@ static int put_vuln(ld_advdb *a, const vuln_rec *v, sqlite3_int64 *id, ld_error 
     same = m && v->modified && !strcmp(m, v->modified);
     *id = sqlite3_column_int64(st, 0);
   }
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
   a->st->records++;
   if (same) {
     a->st->unchanged++;
     return 1;
   }
   if (exists) {
-    sqlite3_prepare_v2(a->db, "DELETE FROM vulns WHERE id = ?", -1, &st, NULL);
+    st = a->del;
+    sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, *id);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (rc != SQLITE_DONE) return db_fail(a, err, "replacing a record");
     a->st->updated++;
   } else {
     a->st->added++;
   }
-  sqlite3_prepare_v2(a->db,
-                     "INSERT INTO vulns(source, vuln_id, modified, summary, severity, cvss,"
-                     " cvss_vector, aliases) VALUES (?,?,?,?,?,?,?,?)", -1, &st, NULL);
+  st = a->ins_vuln;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
   sqlite3_bind_text(st, 1, v->source, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, v->vuln_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, v->modified, -1, SQLITE_STATIC);
@@ -188,42 +203,66 @@ static int put_vuln(ld_advdb *a, const vuln_rec *v, sqlite3_int64 *id, ld_error 
   sqlite3_bind_text(st, 7, v->cvss_vector, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 8, v->aliases, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
   if (rc != SQLITE_DONE) return db_fail(a, err, "inserting a record");
   *id = sqlite3_last_insert_rowid(a->db);
-  return 0;
+  char *all = ld_xasprintf("%.*s,%s", (int) strcspn(v->vuln_id, "/"), v->vuln_id, v->aliases ? v->aliases : "");
+  for (char *save = NULL, *t = strtok_r(all, ",", &save); t && rc == SQLITE_DONE; t = strtok_r(NULL, ",", &save)) {
+    sqlite3_reset(a->ins_alias);
+    sqlite3_bind_text(a->ins_alias, 1, t, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(a->ins_alias, 2, *id);
+    rc = sqlite3_step(a->ins_alias);
+  }
+  free(all);
+  sqlite3_reset(a->ins_alias);
+  return rc == SQLITE_DONE ? 0 : db_fail(a, err, "inserting aliases");
 }
 
 static int put_affected(ld_advdb *a, sqlite3_int64 id, const char *eco, const char *release,
                         const char *pkg, const json_t *data, ld_error **err) {
   char *js = json_dumps(data, JSON_COMPACT);
   char *name = ld_advdb_normalize_name(eco, pkg);
-  sqlite3_stmt *st;
-  sqlite3_prepare_v2(a->db, "INSERT INTO affected(vuln, ecosystem, release, package, data) VALUES (?,?,?,?,?)",
-                     -1, &st, NULL);
+  sqlite3_stmt *st = a->ins_aff;
+  sqlite3_reset(st);
   sqlite3_bind_int64(st, 1, id);
   sqlite3_bind_text(st, 2, eco, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, release, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 5, js, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
   free(js), free(name);
   return rc == SQLITE_DONE ? 0 : db_fail(a, err, "inserting an affected package");
 }
 
 static void touch_source(ld_advdb *a, const char *name, const char *origin) {
+  json_object_set_new(a->touched, name, json_string(a->top ? a->top : origin));
+}
+
+/* Updates the sources table once per touched source (counting per record would be quadratic). */
+static int flush_sources(ld_advdb *a, ld_error **err) {
   sqlite3_stmt *st;
-  sqlite3_prepare_v2(a->db,
-                     "INSERT INTO sources(name, origin, imported, records) VALUES (?1, ?2, ?3,"
-                     " (SELECT count(*) FROM vulns WHERE source = ?1)) ON CONFLICT(name) DO UPDATE"
-                     " SET origin = ?2, imported = ?3,"
-                     " records = (SELECT count(*) FROM vulns WHERE source = ?1)", -1, &st, NULL);
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, origin, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, ld_now());
-  sqlite3_step(st);
+  if (sqlite3_prepare_v2(a->db,
+                         "INSERT INTO sources(name, origin, imported, records) VALUES (?1, ?2, ?3,"
+                         " (SELECT count(*) FROM vulns WHERE source = ?1)) ON CONFLICT(name) DO UPDATE"
+                         " SET origin = ?2, imported = ?3,"
+                         " records = (SELECT count(*) FROM vulns WHERE source = ?1)", -1, &st, NULL) != SQLITE_OK)
+    return db_fail(a, err, "updating sources");
+  const char *name;
+  json_t *origin;
+  int r = 0;
+  json_object_foreach(a->touched, name, origin) {
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, json_string_value(origin), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, ld_now());
+    if (sqlite3_step(st) != SQLITE_DONE) {
+      r = db_fail(a, err, "updating sources");
+      break;
+    }
+  }
   sqlite3_finalize(st);
+  return r;
 }
 
 static char *content_digest(const json_t *j) {
@@ -496,7 +535,7 @@ static int import_dir(ld_advdb *a, const char *path, ld_error **err) {
   while ((de = readdir(d)))
     if (de->d_name[0] != '.') ld_strlist_add(&names, de->d_name);
   closedir(d);
-  qsort(names.v, names.n, sizeof *names.v, name_cmp);
+  if (names.n) qsort(names.v, names.n, sizeof *names.v, name_cmp);
   int r = 0;
   for (size_t i = 0; i < names.n && r == 0; i++) {
     char *p = ld_path_join(path, names.v[i]);
@@ -522,21 +561,54 @@ static int import_path(ld_advdb *a, const char *path, ld_error **err) {
   return r;
 }
 
+static int prepare_import(ld_advdb *a, ld_error **err) {
+  static const char *sql[] = {
+      "SELECT id, modified FROM vulns WHERE source = ? AND vuln_id = ?",
+      "DELETE FROM vulns WHERE id = ?",
+      "INSERT INTO vulns(source, vuln_id, modified, summary, severity, cvss, cvss_vector, aliases)"
+      " VALUES (?,?,?,?,?,?,?,?)",
+      "INSERT INTO affected(vuln, ecosystem, release, package, data) VALUES (?,?,?,?,?)",
+      "INSERT INTO aliases(alias, vuln) VALUES (?, ?)",
+  };
+  sqlite3_stmt **slots[] = {&a->find, &a->del, &a->ins_vuln, &a->ins_aff, &a->ins_alias};
+  for (size_t i = 0; i < LD_ARRAY_SIZE(sql); i++)
+    if (sqlite3_prepare_v2(a->db, sql[i], -1, slots[i], NULL) != SQLITE_OK) return db_fail(a, err, "preparing");
+  return 0;
+}
+
+static void finish_import(ld_advdb *a) {
+  sqlite3_finalize(a->find), sqlite3_finalize(a->del);
+  sqlite3_finalize(a->ins_vuln), sqlite3_finalize(a->ins_aff), sqlite3_finalize(a->ins_alias);
+  a->find = a->del = a->ins_vuln = a->ins_aff = a->ins_alias = NULL;
+  json_decref(a->touched);
+  a->touched = NULL;
+  a->top = NULL;
+  a->st = NULL;
+}
+
 int ld_advdb_import(ld_advdb *a, char **paths, size_t n, ld_import_stats *st, ld_error **err) {
   ld_import_stats local = {0};
   a->st = st ? st : &local;
   memset(a->st, 0, sizeof *a->st);
-  if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+  a->touched = json_object();
+  if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    finish_import(a);
     return db_fail(a, err, "starting the import");
-  int r = 0;
-  for (size_t i = 0; i < n && r == 0; i++) r = import_path(a, paths[i], err);
+  }
+  int r = prepare_import(a, err);
+  for (size_t i = 0; i < n && r == 0; i++) {
+    a->top = paths[i];
+    r = import_path(a, paths[i], err);
+  }
+  if (r == 0) r = flush_sources(a, err);
+  ld_import_stats *stats = a->st;
+  finish_import(a);
   if (r == 0 && sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) r = db_fail(a, err, "committing");
   if (r < 0) {
     sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
-    memset(a->st, 0, sizeof *a->st);
+    memset(stats, 0, sizeof *stats);
     ld_error_wrap(err, "import rolled back, the database is unchanged");
   }
-  a->st = NULL;
   return r;
 }
 

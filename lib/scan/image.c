@@ -36,7 +36,7 @@
 #include "lading/util.h"
 #include "scan/scan_priv.h"
 
-#define SCAN_CACHE_VERSION 1
+#define SCAN_CACHE_VERSION 2
 #define SMALL_FILE_MAX (64u << 20)   /* dpkg status and friends */
 #define SPOOL_ABOVE (8u << 20)       /* jars larger than this go through a temp file */
 #define SPOOL_MAX (4ull << 30)
@@ -206,7 +206,7 @@ static int read_layer(ld_image_src *src, const ld_descriptor *d, size_t index, j
     free(what);
     return -1;
   }
-  json_t *res = json_pack("{s:[],s:[],s:{},s:{}}", "wh", "opq", "links", "files");
+  json_t *res = json_pack("{s:[],s:[],s:[],s:{},s:{}}", "wh", "opq", "dirs", "links", "files");
   json_t *files = json_object_get(res, "files"), *links = json_object_get(res, "links");
   int r = 0;
   ld_layer_entry e;
@@ -227,6 +227,9 @@ static int read_layer(ld_image_src *src, const ld_descriptor *d, size_t index, j
     if (hl) {
       json_t *src_node = json_object_get(files, hl);
       if (src_node) json_object_set(files, e.path, src_node);
+    } else if (type == AE_IFDIR) {
+      /* a real directory where a lower layer had a (kept) symlink replaces it */
+      if (keep_symlink(e.path)) json_array_append_new(json_object_get(res, "dirs"), json_string(e.path));
     } else if (type == AE_IFLNK) {
       const char *target = archive_entry_symlink(e.ae);
       if (target && keep_symlink(e.path)) json_object_set_new(links, e.path, json_string(target));
@@ -339,6 +342,7 @@ static void apply_layer(json_t *merged, json_t *links, const json_t *res, size_t
     remove_tree(merged, json_string_value(v), false);
     remove_tree(links, json_string_value(v), false);
   }
+  json_array_foreach(json_object_get(res, "dirs"), i, v) json_object_del(links, json_string_value(v));
   const char *path;
   json_object_foreach(json_object_get(res, "links"), path, v) {
     json_object_del(merged, path);
@@ -510,7 +514,7 @@ static void collect_packages(const json_t *merged, ld_catalog *cat) {
     }
   }
   json_decref(owned);
-  qsort(cat->pkgs.v, cat->pkgs.n, sizeof *cat->pkgs.v, pkg_cmp);
+  if (cat->pkgs.n) qsort(cat->pkgs.v, cat->pkgs.n, sizeof *cat->pkgs.v, pkg_cmp);
 }
 
 int ld_scan_image(ld_image_src *src, sqlite3 *meta, ld_catalog *out, ld_error **err) {

@@ -128,9 +128,9 @@ static void merge_aliases(ld_finding *f, const char *id, const char *aliases) {
 static void borrow_severity(sqlite3 *db, ld_finding *f) {
   sqlite3_stmt *st;
   sqlite3_prepare_v2(db,
-                     "SELECT severity, cvss, cvss_vector, summary FROM vulns WHERE severity IS NOT NULL"
-                     " AND severity != 'UNKNOWN' AND (vuln_id = ?1 OR ',' || aliases || ',' LIKE"
-                     " '%,' || ?1 || ',%') ORDER BY cvss DESC LIMIT 1", -1, &st, NULL);
+                     "SELECT v.severity, v.cvss, v.cvss_vector, v.summary FROM aliases a JOIN vulns v"
+                     " ON v.id = a.vuln WHERE a.alias = ?1 AND v.severity IS NOT NULL AND"
+                     " v.severity != 'UNKNOWN' ORDER BY v.cvss DESC LIMIT 1", -1, &st, NULL);
   sqlite3_bind_text(st, 1, f->id, -1, SQLITE_STATIC);
   if (sqlite3_step(st) == SQLITE_ROW) {
     int s = ld_severity_parse((const char *) sqlite3_column_text(st, 0));

@@ -63,7 +63,7 @@ void ld_findings_filter(ld_findings *f, const ld_catalog *cat, unsigned severiti
     }
   }
   f->n = k;
-  qsort_r(f->v, f->n, sizeof *f->v, finding_cmp, (void *) cat);
+  if (f->n) qsort_r(f->v, f->n, sizeof *f->v, finding_cmp, (void *) cat);
 }
 
 static int64_t days_from_civil(int y, unsigned m, unsigned d) {

@@ -18,14 +18,14 @@ static int read_tty_line(int fd, const char *prompt, char **out, ld_error **err)
   if (restore) {
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t) ECHO;
-    tcsetattr(fd, TCSAFLUSH, &quiet);
+    tcsetattr(fd, TCSANOW, &quiet); /* not FLUSH: keep type-ahead */
   }
   (void) !write(fd, prompt, strlen(prompt));
   ld_buf b = {0};
   char c;
   ssize_t n;
   while ((n = read(fd, &c, 1)) == 1 && c != '\n' && c != '\r') ld_buf_append(&b, &c, 1);
-  if (restore) tcsetattr(fd, TCSAFLUSH, &old);
+  if (restore) tcsetattr(fd, TCSANOW, &old);
   (void) !write(fd, "\n", 1);
   if (n < 0) {
     ld_buf_free(&b);

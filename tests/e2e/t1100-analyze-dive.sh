@@ -72,6 +72,12 @@ test_expect_success '--layer N lists that layer: added, removed, modified with s
   grep -E "^  removed  +d +12\.8 kB  /root/example  \(2 files\)$" l9.txt
 '
 
+test_expect_success 'parallel layer reading gives the same report as one thread' '
+  lading analyze --format json --layer all -j 1 "$DOCKER_IMG" >j1.json &&
+  lading analyze --format json --layer all -j 4 "$DOCKER_IMG" >j4.json &&
+  cmp j1.json j4.json
+'
+
 test_expect_success '--layer beyond the last layer is a usage error' '
   expect_exit 2 lading analyze --layer 14 "$DOCKER_IMG" 2>err &&
   grep "the image has 14 layers" err
@@ -97,8 +103,22 @@ test_expect_success 'store image: same numbers, and its last-used time is record
   lading analyze --format json dive-test:latest >store.json &&
   check_dive_numbers store.json &&
   digest=$(jq -r .digest store.json) &&
+  sqlite3 "$LADING_ROOT/meta.db" "UPDATE images SET last_used=0 WHERE digest=\"$digest\"" &&
+  lading analyze --format json dive-test:latest >/dev/null &&
   used=$(sqlite3 "file:$LADING_ROOT/meta.db?immutable=1" "SELECT last_used FROM images WHERE digest=\"$digest\"") &&
   test -n "$used" && test "$used" -gt 0
+'
+
+# The registry runs for the whole file (stopped by test_at_end, which a test body's subshell
+# could not register).
+REG_PORT=$(free_port)
+start_docker_registry "$REG_PORT" "$TRASH/reg" >/dev/null 2>&1 || REG_PORT=
+
+test_expect_success 'registry image (docker://, streamed, layers in parallel): same numbers' '
+  test -n "$REG_PORT" && port=$REG_PORT &&
+  skopeo copy -q --dest-tls-verify=false "$DOCKER_IMG" "docker://127.0.0.1:$port/dive:t" &&
+  lading analyze --format json -j 4 "docker://127.0.0.1:$port/dive:t" >reg.json &&
+  check_dive_numbers reg.json
 '
 
 test_expect_success 'umoci layers: a deleted file is a whiteout change, an opaque dir hides its files' '

@@ -5,7 +5,8 @@
 # layout whose layer blob is made wrong in exactly one way.
 . "$(dirname "$0")/lib.sh"
 
-# mkimage DIR LAYER.tar [MODE]: an OCI layout with one gzip layer made from LAYER.tar.
+# mkimage DIR LAYER.tar[,LAYER.tar...] [MODE]: an OCI layout with gzip layers made from the tars;
+# MODE applies to the last layer, whose digest is printed.
 # MODE: ok | truncate (gzip cut in half, digest of what is left) | baddigest (uncompressed, one
 # byte of file data changed after the digest was taken, so only the digest can tell) | plain (no
 # compression) | baddiffid (the config lies about the diff_id)
@@ -19,26 +20,32 @@ def put(data):
     d = hashlib.sha256(data).hexdigest()
     open(out + "/blobs/sha256/" + d, "wb").write(data)
     return "sha256:" + d, len(data)
-tar = open(layer_tar, "rb").read()
-diff_id = "sha256:" + hashlib.sha256(tar).hexdigest()
-if mode == "baddiffid":
-    diff_id = "sha256:" + "0" * 64
-plain = mode in ("plain", "baddigest")
-blob = tar if plain else gzip.compress(tar, mtime=0)
-if mode == "truncate":
-    blob = blob[: len(blob) // 2]
-ldig, lsize = put(blob)
-if mode == "baddigest":
-    b = bytearray(blob); b[512 + 10] ^= 0x01
-    open(out + "/blobs/sha256/" + ldig.split(":")[1], "wb").write(bytes(b))
-mt = "application/vnd.oci.image.layer.v1.tar" + ("" if plain else "+gzip")
+tars = layer_tar.split(",")
+layers, diff_ids = [], []
+for n, path in enumerate(tars):
+    m = mode if n == len(tars) - 1 else "ok"
+    tar = open(path, "rb").read()
+    diff_id = "sha256:" + hashlib.sha256(tar).hexdigest()
+    if m == "baddiffid":
+        diff_id = "sha256:" + "0" * 64
+    plain = m in ("plain", "baddigest")
+    blob = tar if plain else gzip.compress(tar, mtime=0)
+    if m == "truncate":
+        blob = blob[: len(blob) // 2]
+    ldig, lsize = put(blob)
+    if m == "baddigest":
+        b = bytearray(blob); b[512 + 10] ^= 0x01
+        open(out + "/blobs/sha256/" + ldig.split(":")[1], "wb").write(bytes(b))
+    mt = "application/vnd.oci.image.layer.v1.tar" + ("" if plain else "+gzip")
+    layers.append({"mediaType": mt, "digest": ldig, "size": lsize})
+    diff_ids.append(diff_id)
 config = json.dumps({"architecture": "amd64", "os": "linux",
-    "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-    "history": [{"created_by": "/bin/sh -c make broken"}]}).encode()
+    "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    "history": [{"created_by": "/bin/sh -c make layer %d" % i} for i in range(len(tars))]}).encode()
 cdig, csize = put(config)
 manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cdig, "size": csize},
-    "layers": [{"mediaType": mt, "digest": ldig, "size": lsize}]}).encode()
+    "layers": layers}).encode()
 mdig, msize = put(manifest)
 json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
     "digest": mdig, "size": msize, "annotations": {"org.opencontainers.image.ref.name": "t"}}]},
@@ -61,12 +68,12 @@ PY
 }
 
 # The error is one line on stderr (besides set -x traces), starts with "lading: ", names the
-# layer, and stdout is empty.
+# layer (index ${4:-0} and digest), and stdout is empty.
 fails_naming_layer() {
   out=$1 err=$2 digest=$3
   test ! -s "$out" &&
   test "$(grep -cv '^+' "$err")" = 1 &&
-  grep -v '^+' "$err" | grep -E "^lading: .*layer 0 $digest" 
+  grep -v '^+' "$err" | grep -E "^lading: .*layer ${4:-0} $digest"
 }
 
 test_expect_success 'a well-formed generated image analyzes (the builder itself is right)' '
@@ -125,6 +132,15 @@ open(\"short.tar\", \"wb\").write(buf.getvalue()[:512 + 3000])
   d=$(mkimage shortplain short.tar plain) &&
   expect_exit 1 lading analyze oci:shortplain:t >out 2>err &&
   fails_naming_layer out err "$d"
+'
+
+test_expect_success 'a bad layer after good ones is reported as that layer, whatever -j' '
+  mktar l1.tar usr/a &&
+  d=$(mkimage multi good.tar,l1.tar,good.tar truncate) &&
+  expect_exit 1 lading analyze -j 1 oci:multi:t >out 2>err &&
+  fails_naming_layer out err "$d" 2 &&
+  expect_exit 1 lading analyze -j 3 oci:multi:t >out 2>err &&
+  fails_naming_layer out err "$d" 2
 '
 
 test_expect_success 'not an image at all: exit 1, one line' '

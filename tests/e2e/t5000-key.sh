@@ -45,6 +45,14 @@ test_expect_success 'without a passphrase source and terminal, a clear error' '
 	grep -q "set LADING_PASSWORD" err && test ! -e nopass.key
 '
 
+test_expect_success 'on a terminal the passphrase is asked (twice for generate)' '
+	printf "secret\nsecret\n" | env -u LADING_PASSWORD -u COSIGN_PASSWORD timeout 20 script -qec "$LADING key generate -o tty" /dev/null >tty.out &&
+	grep -q "Enter passphrase again" tty.out && test -s tty.key &&
+	LADING_PASSWORD=secret "$LADING" key public --key tty.key | cmp - tty.pub &&
+	printf "a\nb\n" | env -u LADING_PASSWORD -u COSIGN_PASSWORD timeout 20 script -qec "$LADING key generate -o tty2" /dev/null >tty2.out;
+	grep -q "passphrases do not match" tty2.out && test ! -e tty2.key
+'
+
 test_expect_success 'skopeo 1.13.3 (N=32768) and 1.14.6 (N=65536) key files decrypt to their public keys' '
 	for v in 1.13.3 1.14.6; do
 		COSIGN_PASSWORD=test-pass lading key public --key $S/keys/skopeo-$v-generated.private >p.pem &&

@@ -49,6 +49,13 @@ test_expect_success 'the skopeo key does not verify our store signatures (exit 3
 	jq -e ".verified == false and .signatures[0].reason == \"signature does not verify with any given key\"" out
 '
 
+test_expect_success 'Docker Hub images are signed for index.docker.io/... as cosign spells it' '
+	lading copy -q oci:$S/skopeo-signed-layout:v1 busybox:1.36 &&
+	lading sign --format json --key me.key busybox:1.36 >b.json &&
+	jq -e ".[0].docker_reference == \"index.docker.io/library/busybox\" and .[0].signatures == \"docker.io/library/busybox:sha256-${D#sha256:}.sig\"" b.json &&
+	lading verify -q --key me.pub docker.io/library/busybox:1.36
+'
+
 test_expect_success 'an image missing from the store is an error (exit 1)' '
 	fails_with 1 verify --key me.pub localhost/test/none:v1 &&
 	test "$(wc -l <err)" = 1 &&

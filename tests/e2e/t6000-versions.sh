@@ -14,20 +14,23 @@ rpm_vercmp_rows() {
 want_of() { case $1 in lt) echo -1 ;; eq) echo 0 ;; gt) echo 1 ;; esac; }
 
 test_expect_success 'dpkg --compare-versions agrees with the table and with lading' '
-  grep -v "^#" "$FIXTURES/scan/versions-dpkg.txt" | while read a op b; do
+  grep -v "^#" "$FIXTURES/scan/versions-dpkg.txt" >rows &&
+  awk "{print \$1, \$3}" rows | lading db vercmp dpkg >ours &&
+  [ "$(wc -l <ours)" = "$(wc -l <rows)" ] &&
+  paste -d" " rows ours | while read a op b got; do
     dpkg --compare-versions "$a" "$op" "$b" || { echo "dpkg disagrees: $a $op $b"; exit 1; }
-    got=$(lading db vercmp dpkg "$a" "$b")
     [ "$got" = "$(want_of $op)" ] || { echo "lading: $a vs $b = $got, want $op"; exit 1; }
-  done
+  done &&
+  [ "$(lading db vercmp dpkg 1.0~rc1 1.0)" = -1 ]
 '
 
 test_expect_success 'rpm.vercmp agrees with the table and with lading (~ and ^, epochs)' '
   grep -v "^#" "$FIXTURES/scan/versions-rpm.txt" >rows &&
   rpm_vercmp_rows <rows >real &&
-  [ "$(wc -l <real)" = "$(wc -l <rows)" ] &&
-  paste -d" " rows real | while read a op b real; do
+  awk "{print \$1, \$3}" rows | lading db vercmp rpm >ours &&
+  [ "$(wc -l <real)" = "$(wc -l <rows)" ] && [ "$(wc -l <ours)" = "$(wc -l <rows)" ] &&
+  paste -d" " rows real ours | while read a op b real got; do
     [ "$real" = "$(want_of $op)" ] || { echo "rpm disagrees: $a $op $b ($real)"; exit 1; }
-    got=$(lading db vercmp rpm "$a" "$b")
     [ "$got" = "$real" ] || { echo "lading: $a vs $b = $got, rpm says $real"; exit 1; }
   done
 '

@@ -20,6 +20,7 @@ test_expect_success 'import of an OSV file, a directory, secdb and tracker JSON'
 test_expect_success 're-import is incremental: unchanged records are skipped, changed ones replaced' '
   lading db import "$S/osv" >out &&
   grep -q "(0 added, 0 updated, 5 unchanged)" out &&
+  lading db import --format json "$S/osv" | jq -e ".records == 5 and .unchanged == 5 and .added == 0" &&
   mkdir -p changed &&
   jq ".modified = \"2025-01-01T00:00:00Z\" | .summary = \"changed\"" "$S/osv/CVE-2023-4911.json" >changed/c.json &&
   lading db import changed >out &&

@@ -7,6 +7,12 @@ require_cmd skopeo umoci jq
 
 if [ -z "${_skip_reason:-}" ]; then
   LAYOUT=$(debian_base_layout) || test_skip_rest "no debian base"
+  # unpacked layers are content-addressed: share them between runs (the base unpacks once)
+  export LADING_BUILD_LAYERS="$LADING_TEST_CACHE/build-layers"
+  # a web server for ADD <url>
+  mkdir "$TRASH/www" && echo "served file" >"$TRASH/www/f.txt" && HTTP_PORT=$(free_port)
+  (cd "$TRASH/www" && exec python3 -m http.server --bind 127.0.0.1 "$HTTP_PORT" >/dev/null 2>&1) &
+  test_at_end "kill $!"
 fi
 
 # digest of the image a name points to in our store
@@ -38,11 +44,25 @@ test_expect_success 'build makes one layer per COPY/RUN, with no build litter' '
   printf "app/\napp/out\n" >expect && diff expect run-layer.txt
 '
 
-test_expect_success 'umoci unpacks our image into the expected tree' '
-  skopeo copy -q "oci:$LADING_ROOT:docker.io/library/t1:latest" oci:lay:t1 &&
+test_expect_success 'umoci unpacks our image into the expected tree (.dockerignore applied)' '
+  mkdir -p small/docs small/sub && echo r >small/docs/README.md && echo d >small/docs/draft.md &&
+  echo two >small/sub/two.txt && echo run >small/run && echo k >small/x.key &&
+  printf "*.key\ndocs\n!docs/README.md\nDockerfile\n" >small/.dockerignore &&
+  cat >small/Dockerfile <<-\EOT &&
+	FROM scratch
+	COPY . /app/
+	COPY --chmod=700 run /app/bin/run
+	WORKDIR /app
+	CMD ["/app/bin/run"]
+	EOT
+  lading build -q -t small small >/dev/null &&
+  skopeo copy -q "oci:$LADING_ROOT:docker.io/library/small:latest" oci:lay:t1 &&
   umoci unpack --image lay:t1 bundle >/dev/null &&
-  test "$(cat bundle/rootfs/app/out)" = hi && test "$(cat bundle/rootfs/app/two.txt)" = two &&
-  jq -e ".process.args == [\"cat\", \"/app/out\"] and .process.cwd == \"/app\"" bundle/config.json
+  (cd bundle/rootfs && find . | sort) >tree &&
+  printf "%s\n" . ./app ./app/.dockerignore ./app/bin ./app/bin/run ./app/docs ./app/docs/README.md ./app/run ./app/sub ./app/sub/two.txt >expect &&
+  diff expect tree &&
+  test "$(stat -c %a bundle/rootfs/app/bin/run)" = 700 && test "$(cat bundle/rootfs/app/sub/two.txt)" = two &&
+  jq -e ".process.args == [\"/app/bin/run\"] and .process.cwd == \"/app\"" bundle/config.json
 '
 
 test_expect_success 'a rebuild with nothing changed is all cache and the same digest' '
@@ -78,11 +98,46 @@ test_expect_success 'RUN sees USER from the image passwd, --network none, heredo
 	test "$(cat /tmp/nets)" = lo
 	rm /tmp/nets
 	EOS
+	RUN <<EOS
+	#!/usr/bin/env bash
+	[[ "$BASH_VERSION" ]] && touch /shebang-ran
+	EOS
 	EOT
   lading build -q --network none --build-arg WHO=nobody -f ctx/Dockerfile.run ctx >/dev/null 2>err && false ||
   grep "exit code 1" err &&
   sed -i "s/= bob/= nobody/" ctx/Dockerfile.run &&
-  lading build -q --network none -f ctx/Dockerfile.run ctx
+  lading build -q --network none -t runner -f ctx/Dockerfile.run ctx &&
+  l=$(skopeo inspect "oci:$LADING_ROOT:docker.io/library/runner:latest" | jq -r ".Layers[-1]") &&
+  test "$(tar tzf "$LADING_ROOT/blobs/sha256/${l#sha256:}")" = shebang-ran
+'
+
+test_expect_success 'ONBUILD triggers of the base run in the child; COPY --chown by name, COPY <<EOF' '
+  printf "FROM debian:bookworm\nONBUILD RUN echo triggered >/trig\n" >ctx/Dockerfile.onb &&
+  lading build -q -t onb -f ctx/Dockerfile.onb ctx >/dev/null &&
+  cat >ctx/Dockerfile.child <<-\EOT &&
+	FROM onb
+	ARG NAME=world
+	COPY --chown=nobody:nogroup hello.txt /h
+	COPY <<EOF /greeting
+	hello $NAME
+	EOF
+	RUN test "$(cat /trig)" = triggered && test "$(stat -c %u:%g /h)" = 65534:65534 && test "$(cat /greeting)" = "hello world"
+	EOT
+  lading build -q -t child -f ctx/Dockerfile.child ctx >/dev/null &&
+  skopeo inspect --config "oci:$LADING_ROOT:docker.io/library/child:latest" | jq -e ".config.OnBuild == null"
+'
+
+test_expect_success 'ADD of a URL needs --checksum, and it is checked' '
+  port=$HTTP_PORT && wait_http "http://127.0.0.1:$port/f.txt" &&
+  sum=$(sha256sum "$TRASH/www/f.txt" | cut -d" " -f1) &&
+  printf "FROM debian:bookworm\nADD http://127.0.0.1:$port/f.txt /d/\n" >ctx/Dockerfile.url &&
+  expect_exit 1 lading build -q -f ctx/Dockerfile.url ctx 2>err &&
+  grep "ADD of a URL needs --checksum=sha256:<hex>" err &&
+  printf "FROM debian:bookworm\nADD --checksum=sha256:%064d http://127.0.0.1:$port/f.txt /d/\n" 0 >ctx/Dockerfile.url &&
+  expect_exit 1 lading build -q -f ctx/Dockerfile.url ctx 2>err &&
+  grep "f.txt has digest sha256:$sum, --checksum says sha256:0000" err &&
+  printf "FROM debian:bookworm\nADD --checksum=sha256:$sum http://127.0.0.1:$port/f.txt /d/\nRUN test \"\$(cat /d/f.txt)\" = \"served file\"\n" >ctx/Dockerfile.url &&
+  lading build -q -f ctx/Dockerfile.url ctx >/dev/null
 '
 
 test_expect_success '--squash gives one layer over the base' '
@@ -90,13 +145,18 @@ test_expect_success '--squash gives one layer over the base' '
   skopeo inspect "oci:$LADING_ROOT:docker.io/library/sq:latest" | jq -e ".Layers | length == 2"
 '
 
-test_expect_success 'the closing report names the line that left apt lists behind' '
+test_expect_success 'the closing report names the lines that left wasted bytes, with the fix' '
   cat >ctx/Dockerfile.waste <<-\EOT &&
 	FROM debian:bookworm
 	RUN mkdir -p /var/lib/apt/lists && head -c 200000 /dev/urandom >/var/lib/apt/lists/fake_Packages
+	RUN head -c 300000 /dev/urandom >/opt/big.bin
+	RUN rm /opt/big.bin
 	EOT
   lading build --format json -f ctx/Dockerfile.waste ctx >w.json &&
-  jq -e ".waste[0].line == 2 and .waste[0].path == \"/var/lib/apt/lists\" and .waste[0].bytes == 200000" w.json
+  jq -e ".waste[0].line == 2 and .waste[0].path == \"/var/lib/apt/lists\" and .waste[0].bytes == 200000" w.json &&
+  jq -e ".waste[1].line == 3 and .waste[1].path == \"/opt/big.bin\" and .waste[1].bytes == 300000" w.json &&
+  lading build -f ctx/Dockerfile.waste ctx 2>err >/dev/null &&
+  grep "waste: line 2 RUN mkdir -p /var/lib/apt/lists .* left /var/lib/apt/lists: 200.0 kB (fix: add .&& rm -rf /var/lib/apt/lists/\*. to the same RUN)" err
 '
 
 refs() { jq ".manifests | length" "$LADING_ROOT/index.json"; }
@@ -128,7 +188,7 @@ test_expect_success 'COPY of a missing file, of ../ and of a .dockerignored file
   printf "FROM debian:bookworm\nCOPY secret.key /x\n" >ctx/D3 &&
   expect_exit 1 lading build -t bad -f ctx/D3 ctx 2>err &&
   grep "secret.key: file not found in build context or excluded by .dockerignore" err &&
-  test "$(refs)" = "$before" && test -z "$(ls "$LADING_ROOT/build-cache/tmp")"
+  test "$(refs)" = "$before" && test -z "$(ls "$LADING_BUILD_LAYERS/.tmp")"
 '
 
 test_done

@@ -11,6 +11,7 @@ if [ -z "${_skip_reason:-}" ]; then
   LAYOUT=$(debian_base_layout) || test_skip_rest "no debian base"
   CACHE="$LADING_TEST_CACHE/t7002"
   export LADING_ROOT="$CACHE/store"
+  export LADING_BUILD_LAYERS="$LADING_TEST_CACHE/build-layers"
   BH="buildah --root $CACHE/buildah/root --runroot $TRASH/bhrun --storage-driver overlay"
 fi
 

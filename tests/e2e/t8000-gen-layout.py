@@ -3,7 +3,9 @@
 
   t8000-gen-layout.py LAYOUT TAG=SPEC[,SPEC...]...   SPEC = name:size:seed, one uncompressed tar
                                                      layer each; several images per call
-  t8000-gen-layout.py --blobs STOREDIR N SIZE  N real (correctly named) unreferenced blobs
+  t8000-gen-layout.py --blobs STOREDIR N SIZE [--referrer SUBJECT]
+        N real (correctly named) unreferenced blobs; with --referrer, also an SBOM-like artifact
+        manifest (and its empty config) whose subject is the manifest SUBJECT in the store
 
 Layers with the same name/size/seed are byte-identical (fixed tar headers), so images made with
 the same base spec share that layer's digest, as a real base image would. Random content does
@@ -76,9 +78,21 @@ def blobs(store, n, size):
     for i in range(n):
         put_blob(store, os.urandom(size))
 
+def referrer(store, subject):
+    cfg = put_blob(store, b"{}")
+    size = os.path.getsize(os.path.join(store, "blobs", "sha256", subject[7:]))
+    empty = {"mediaType": "application/vnd.oci.empty.v1+json", "digest": cfg, "size": 2}
+    m = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "artifactType": "application/vnd.example.sbom", "config": empty, "layers": [empty],
+                    "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                "digest": subject, "size": size}}).encode()
+    print(put_blob(store, m))
+
 if __name__ == "__main__":
     if sys.argv[1] == "--blobs":
         blobs(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        if len(sys.argv) > 6 and sys.argv[5] == "--referrer":
+            referrer(sys.argv[2], sys.argv[6])
     else:
         for arg in sys.argv[2:]:
             tag, specs = arg.split("=", 1)

@@ -83,6 +83,24 @@ test_expect_success 'advice in JSON lists victims in LRU order with their comman
   jq -e ".advisory == true and (.victims | length) == 0 and .protected[0].why == \"in use\"" p.json
 '
 
+test_expect_success 'the overlay driver (as CRI-O uses it): in use, sizes add up with du' '
+  podman --root "$TRASH/oroot" --runroot "$RUNROOT/o" --storage-driver overlay \
+    --cgroup-manager cgroupfs --events-backend file pull -q --tls-verify=false 127.0.0.1:$PORT/img/b:1 &&
+  podman --root "$TRASH/oroot" --runroot "$RUNROOT/o" --storage-driver overlay \
+    --cgroup-manager cgroupfs --events-backend file pull -q --tls-verify=false 127.0.0.1:$PORT/img/c:1 &&
+  podman --root "$TRASH/oroot" --runroot "$RUNROOT/o" --storage-driver overlay \
+    --cgroup-manager cgroupfs --events-backend file create --name job 127.0.0.1:$PORT/img/c:1 /bin/true &&
+  R="$TRASH/oroot" &&
+  lading df --containers-storage "$R" --format json >o.json &&
+  jq -e ".driver == \"overlay\" and (.images | length) == 2" o.json &&
+  jq -e "[.images[] | select(.in_use) | .used_by] == [\"job\"]" o.json &&
+  ctr_layer=$(jq -r ".[0].layer" "$R/overlay-containers/containers.json") &&
+  images_du=$(ls -d "$R"/overlay/* "$R"/overlay-layers/*.tar-split.gz "$R"/overlay-images/*/ |
+              grep -v -e "$ctr_layer" -e "/overlay/l$" | xargs du -s -B1 -c | tail -1 | cut -f1) &&
+  jq -e ".totals.size == $images_du" o.json &&
+  jq -e ".totals.containers == $(du -s -B1 "$R/overlay/$ctr_layer" | cut -f1)" o.json
+'
+
 test_expect_success 'df on a directory that is no containers-storage fails naming it' '
   mkdir empty &&
   expect_exit 1 lading df --containers-storage "$TRASH/empty" 2>err &&

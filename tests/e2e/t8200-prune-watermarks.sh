@@ -5,20 +5,19 @@
 # recently used images (ties by first seen), never the pinned or kept ones.
 . "$(dirname "$0")/lib.sh"
 require_root
-require_cmd python3 jq
+require_cmd python3 jq sqlite3
 GEN="$TEST_DIR/t8000-gen-layout.py"
 FS="$TRASH/fs"
 export LADING_ROOT="$FS/store"
 
-# sets first_seen / last_used of an image (by name) in meta.db: the history the LRU order uses
+# sets first_seen / last_used of images (by tag) in meta.db: the history the LRU order uses.
+# Arguments: TAG:FIRST_SEEN:LAST_USED...
 set_times() {
-  d=$(lading df --format json | jq -r ".images[] | select(.names[0] == \"docker.io/img/$1:1\") | .id")
-  python3 - "$LADING_ROOT/meta.db" "$d" "$2" "$3" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-db.execute("UPDATE images SET first_seen=?, last_used=? WHERE digest=?", (int(sys.argv[3]), int(sys.argv[4]), sys.argv[2]))
-db.commit()
-PY
+  for arg in "$@"; do
+    IFS=: read -r tag seen used <<<"$arg"
+    d=$(jq -r ".manifests[] | select(.annotations.\"org.opencontainers.image.ref.name\" == \"docker.io/img/$tag:1\") | .digest" "$LADING_ROOT/index.json")
+    echo "UPDATE images SET first_seen=$seen, last_used=$used WHERE digest='$d';"
+  done | sqlite3 "$LADING_ROOT/meta.db"
 }
 names() { lading df --format json | jq -r '[.images[].names[0] | sub("docker.io/img/"; "") | sub(":1"; "")] | sort | join(" ")'; }
 
@@ -37,8 +36,7 @@ test_expect_success 'a 28 MiB tmpfs store filled with six images sharing a base'
 test_at_end "umount $FS"
 
 test_expect_success 'history: LRU order i1 < i3 = i2 (i3 first seen earlier) < i4 < i5 < i6; i1 pinned' '
-  set_times i1 1000 1100 && set_times i2 1000 2000 && set_times i3 900 2000 &&
-  set_times i4 1000 3000 && set_times i5 1000 4000 && set_times i6 1000 5000 &&
+  set_times i1:1000:1100 i2:1000:2000 i3:900:2000 i4:1000:3000 i5:1000:4000 i6:1000:5000 &&
   touch -d "-1 hour" "$LADING_ROOT"/blobs/sha256/* &&
   lading prune --pin img/i1:1 &&
   lading df --format json >df.json &&
@@ -86,7 +84,7 @@ test_expect_success 'min-age protects a just-copied image; max-age takes an old 
   lading copy -q oci:L:i2 img/i2:1 >/dev/null && lading copy -q oci:L:i3 img/i3:1 >/dev/null &&
   lading prune --all-unused --format json >young.json &&
   jq -e "(.victims | length) == 0 and ([.protected[].why] | unique) == [\"younger than min-age\"]" young.json &&
-  set_times i2 1000 1000 &&
+  set_times i2:1000:1000 &&
   touch -d "-1 hour" "$LADING_ROOT"/blobs/sha256/* &&
   lading prune --max-age 1h --min-age 0 --format json >old.json &&
   jq -e "[.victims[] | [.names[0], .reason]] == [[\"docker.io/img/i2:1\", \"max-age\"]]" old.json &&
