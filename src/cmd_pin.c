@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "cli.h"
+#include "client_opts.h"
 #include "lading/fs.h"
 #include "lading/json.h"
 #include "lading/policy.h"
@@ -28,10 +29,10 @@ static void usage(FILE *f) {
              "                            have no tag, with FILE:LINE; exit 3 if any\n"
              "  -n, --dry-run             print a unified diff instead of writing\n"
              "      --resolve MODE        auto (store, then registry; default), store, registry\n"
-             "      --tls-verify BOOL     verify registry TLS certificates (default true)\n"
-             "      --format table|json   report format\n"
+                    "      --format table|json   report format\n"
              "  -q, --quiet               print nothing but errors\n"
-             "  -h, --help                this help\n");
+             "  -h, --help                this help\n"
+             CLIENT_OPTIONS_HELP);
 }
 
 typedef struct pin_file {
@@ -170,14 +171,15 @@ int cmd_pin(int argc, char **argv) {
   static const struct option opts[] = {{"check", no_argument, 0, 'c'},
                                        {"dry-run", no_argument, 0, 'n'},
                                        {"resolve", required_argument, 0, 'r'},
-                                       {"tls-verify", required_argument, 0, 't'},
                                        {"format", required_argument, 0, 'f'},
                                        {"quiet", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
+                                       CLIENT_LONG_OPTIONS,
                                        {0, 0, 0, 0}};
-  bool check_only = false, dry_run = false, quiet = cli_quiet, tls = true, tls_set = false;
+  bool check_only = false, dry_run = false, quiet = cli_quiet;
   ld_resolve_mode mode = LD_RESOLVE_AUTO;
   cli_format fmt = CLI_FORMAT_TABLE;
+  ld_transport_opts reg = {0};
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "nqh", opts, NULL)) != -1) {
@@ -190,18 +192,17 @@ int cmd_pin(int argc, char **argv) {
       else if (!strcmp(optarg, "registry")) mode = LD_RESOLVE_REGISTRY;
       else return cli_usage_error("pin", "--resolve is auto, store or registry, not '%s'", optarg);
       break;
-    case 't':
-      tls_set = true;
-      if (!strcmp(optarg, "true")) tls = true;
-      else if (!strcmp(optarg, "false")) tls = false;
-      else return cli_usage_error("pin", "--tls-verify wants true or false");
-      break;
     case 'f':
       if (cli_parse_format("pin", optarg, &fmt)) return 2;
       break;
     case 'q': quiet = true; break;
     case 'h': usage(stdout); return 0;
-    default: return cli_usage_error("pin", "unknown option");
+    default:
+      switch (client_opt("pin", c, optarg, &reg, NULL)) {
+      case 1: break;
+      case 2: return 2;
+      default: return cli_usage_error("pin", "unknown option");
+      }
     }
   }
   if (optind >= argc) return cli_usage_error("pin", "expected at least one FILE");
@@ -227,8 +228,7 @@ int cmd_pin(int argc, char **argv) {
   }
   ld_transport_opts to;
   cli_transport_opts(&to, store);
-  to.tls_verify_set = tls_set;
-  to.tls_verify = tls;
+  client_opts_merge(&to, &reg);
   if (resolve_all(files, n, mode, &to, &err) < 0) goto out;
   write_all(files, n, dry_run, fmt, quiet, &err);
 out:

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
+#include "client_opts.h"
 #include "lading/json.h"
 #include "lading/policy.h"
 #include "lading/util.h"
@@ -16,10 +17,10 @@ static void usage(FILE *f) {
              "  signatures: {keys: [PUB, ...]}                       signed by one of these\n"
              "Every rule is reported with its reason. Exit 0 allowed, 3 violated, 1 error.\n\n"
              "  -p, --policy FILE         the policy (key paths are relative to it)\n"
-             "      --tls-verify BOOL     verify registry TLS certificates (default true)\n"
-             "      --format table|json   report format\n"
+                    "      --format table|json   report format\n"
              "  -q, --quiet               print nothing; the exit code tells\n"
-             "  -h, --help                this help\n");
+             "  -h, --help                this help\n"
+             CLIENT_OPTIONS_HELP);
 }
 
 static void print_result(const char *spec, const ld_policy_result *r, cli_format fmt) {
@@ -49,31 +50,31 @@ static void print_result(const char *spec, const ld_policy_result *r, cli_format
 
 int cmd_policy(int argc, char **argv) {
   static const struct option opts[] = {{"policy", required_argument, 0, 'p'},
-                                       {"tls-verify", required_argument, 0, 't'},
                                        {"format", required_argument, 0, 'f'},
                                        {"quiet", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
+                                       CLIENT_LONG_OPTIONS,
                                        {0, 0, 0, 0}};
   const char *policy_path = NULL;
-  bool quiet = cli_quiet, tls = true, tls_set = false;
+  bool quiet = cli_quiet;
   cli_format fmt = CLI_FORMAT_TABLE;
+  ld_transport_opts reg = {0};
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "p:qh", opts, NULL)) != -1) {
     switch (c) {
     case 'p': policy_path = optarg; break;
-    case 't':
-      tls_set = true;
-      if (!strcmp(optarg, "true")) tls = true;
-      else if (!strcmp(optarg, "false")) tls = false;
-      else return cli_usage_error("policy", "--tls-verify wants true or false");
-      break;
     case 'f':
       if (cli_parse_format("policy", optarg, &fmt)) return 2;
       break;
     case 'q': quiet = true; break;
     case 'h': usage(stdout); return 0;
-    default: return cli_usage_error("policy", "unknown option");
+    default:
+      switch (client_opt("policy", c, optarg, &reg, NULL)) {
+      case 1: break;
+      case 2: return 2;
+      default: return cli_usage_error("policy", "unknown option");
+      }
     }
   }
   if (argc - optind != 2 || strcmp(argv[optind], "check"))
@@ -92,8 +93,7 @@ int cmd_policy(int argc, char **argv) {
   if (is_store && cli_open_store(&store, &err) < 0) goto out;
   ld_transport_opts to;
   cli_transport_opts(&to, store);
-  to.tls_verify_set = tls_set;
-  to.tls_verify = tls;
+  client_opts_merge(&to, &reg);
   if (ld_policy_check(&pol, spec, &to, &res, &err) < 0) goto out;
   if (!quiet || fmt == CLI_FORMAT_JSON) print_result(spec, &res, fmt);
   rc = res.allowed ? 0 : 3;

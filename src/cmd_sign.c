@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
+#include "client_opts.h"
 #include "lading/json.h"
 #include "lading/sign.h"
 #include "lading/util.h"
@@ -19,17 +20,10 @@ static void usage(FILE *f) {
              "  -a, --annotation K=V      add K=V to the payload's \"optional\" (repeatable)\n"
              "      --identity REPO       docker-reference to sign for (default: the image's\n"
              "                            repository; required for oci: layouts)\n"
-             "      --tls-verify BOOL     verify registry TLS certificates (default true)\n"
-             "      --format table|json   report format\n"
+                    "      --format table|json   report format\n"
              "  -q, --quiet               print nothing on success\n"
-             "  -h, --help                this help\n");
-}
-
-static int parse_bool(const char *cmd, const char *opt, const char *v, bool *out) {
-  if (!strcmp(v, "true") || !strcmp(v, "1")) *out = true;
-  else if (!strcmp(v, "false") || !strcmp(v, "0")) *out = false;
-  else return cli_usage_error(cmd, "%s wants true or false, not '%s'", opt, v);
-  return 0;
+             "  -h, --help                this help\n"
+             CLIENT_OPTIONS_HELP);
 }
 
 static int add_annotation(json_t **opt, const char *kv) {
@@ -62,15 +56,16 @@ int cmd_sign(int argc, char **argv) {
   static const struct option opts[] = {{"key", required_argument, 0, 'k'},
                                        {"annotation", required_argument, 0, 'a'},
                                        {"identity", required_argument, 0, 'i'},
-                                       {"tls-verify", required_argument, 0, 't'},
                                        {"format", required_argument, 0, 'f'},
                                        {"quiet", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
+                                       CLIENT_LONG_OPTIONS,
                                        {0, 0, 0, 0}};
   const char *key_path = NULL, *identity = NULL;
   json_t *optional = NULL;
-  bool quiet = cli_quiet, tls = true, tls_set = false;
+  bool quiet = cli_quiet;
   cli_format fmt = CLI_FORMAT_TABLE;
+  ld_transport_opts reg = {0};
   int c, rc = 0;
   optind = 1;
   while ((c = getopt_long(argc, argv, "k:a:qh", opts, NULL)) != -1) {
@@ -78,11 +73,12 @@ int cmd_sign(int argc, char **argv) {
     case 'k': key_path = optarg; break;
     case 'a': rc = add_annotation(&optional, optarg); break;
     case 'i': identity = optarg; break;
-    case 't': rc = parse_bool("sign", "--tls-verify", optarg, &tls), tls_set = true; break;
     case 'f': rc = cli_parse_format("sign", optarg, &fmt); break;
     case 'q': quiet = true; break;
     case 'h': usage(stdout); json_decref(optional); return 0;
-    default: rc = cli_usage_error("sign", "unknown option");
+    default:
+      rc = client_opt("sign", c, optarg, &reg, NULL);
+      rc = rc == 1 ? 0 : rc == 2 ? 2 : cli_usage_error("sign", "unknown option");
     }
     if (rc) {
       json_decref(optional);
@@ -106,8 +102,7 @@ int cmd_sign(int argc, char **argv) {
   if (needs_store(argv + optind, argc - optind) && cli_open_store(&store, &err) < 0) goto out;
   ld_transport_opts to;
   cli_transport_opts(&to, store);
-  to.tls_verify_set = tls_set;
-  to.tls_verify = tls;
+  client_opts_merge(&to, &reg);
   ld_sign_opts so = {.identity = identity, .optional = optional, .transport = &to};
   for (int i = optind; i < argc; i++) {
     ld_sign_result r;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
+#include "client_opts.h"
 #include "lading/json.h"
 #include "lading/sign.h"
 #include "lading/util.h"
@@ -21,10 +22,10 @@ static void usage(FILE *f) {
              "oci-archive:FILE:TAG). Exit 0 if at least one signature by one of the keys is\n"
              "valid for the image's digest, 3 if none is, 1 on errors.\n\n"
              "  -k, --key FILE            PEM public key (repeatable: any of them may sign)\n"
-             "      --tls-verify BOOL     verify registry TLS certificates (default true)\n"
-             "      --format table|json   report format\n"
+                    "      --format table|json   report format\n"
              "  -q, --quiet               print nothing; the exit code tells\n"
-             "  -h, --help                this help\n");
+             "  -h, --help                this help\n"
+             CLIENT_OPTIONS_HELP);
 }
 
 static json_t *check_json(const ld_sig_check *c, char **key_paths, ld_key *const *keys) {
@@ -74,15 +75,16 @@ static void print_table(const char *spec, const ld_verify_result *r, char **key_
 
 int cmd_verify(int argc, char **argv) {
   static const struct option opts[] = {{"key", required_argument, 0, 'k'},
-                                       {"tls-verify", required_argument, 0, 't'},
                                        {"format", required_argument, 0, 'f'},
                                        {"quiet", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
+                                       CLIENT_LONG_OPTIONS,
                                        {0, 0, 0, 0}};
   char *key_paths[MAX_KEYS];
   size_t n_keys = 0;
-  bool quiet = cli_quiet, tls = true, tls_set = false;
+  bool quiet = cli_quiet;
   cli_format fmt = CLI_FORMAT_TABLE;
+  ld_transport_opts reg = {0};
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "k:qh", opts, NULL)) != -1) {
@@ -91,18 +93,17 @@ int cmd_verify(int argc, char **argv) {
       if (n_keys == MAX_KEYS) return cli_usage_error("verify", "at most %d keys", MAX_KEYS);
       key_paths[n_keys++] = optarg;
       break;
-    case 't':
-      tls_set = true;
-      if (!strcmp(optarg, "true")) tls = true;
-      else if (!strcmp(optarg, "false")) tls = false;
-      else return cli_usage_error("verify", "--tls-verify wants true or false");
-      break;
     case 'f':
       if (cli_parse_format("verify", optarg, &fmt)) return 2;
       break;
     case 'q': quiet = true; break;
     case 'h': usage(stdout); return 0;
-    default: return cli_usage_error("verify", "unknown option");
+    default:
+      switch (client_opt("verify", c, optarg, &reg, NULL)) {
+      case 1: break;
+      case 2: return 2;
+      default: return cli_usage_error("verify", "unknown option");
+      }
     }
   }
   if (!n_keys) return cli_usage_error("verify", "--key PUB is required");
@@ -121,8 +122,7 @@ int cmd_verify(int argc, char **argv) {
   if (is_store && cli_open_store(&store, &err) < 0) goto out;
   ld_transport_opts to;
   cli_transport_opts(&to, store);
-  to.tls_verify_set = tls_set;
-  to.tls_verify = tls;
+  client_opts_merge(&to, &reg);
   if (ld_verify_image(spec, keys, n_keys, &to, &r, &err) < 0) goto out;
   if (fmt == CLI_FORMAT_JSON) print_json(spec, &r, key_paths, keys);
   else if (!quiet) print_table(spec, &r, key_paths);

@@ -52,6 +52,12 @@ uint64_t ld_verifier_size(ld_reader *verifier);
 int ld_reader_slurp(ld_reader *r, size_t max, char **out, size_t *len, const char *what,
                     ld_error **err);
 
+/* A read-ahead reader: a background thread reads inner (owned) into a few chunks while the
+ * caller consumes earlier ones, so that producing the bytes (decompression, hashing of the
+ * compressed stream) and consuming them (parsing, hashing the output) use two cores. inner is
+ * only ever touched by that thread until it reports end or an error. */
+ld_reader *ld_reader_async(ld_reader *inner);
+
 /* Copies r to fd until end; returns bytes copied in *copied. */
 int ld_reader_copy_to_fd(ld_reader *r, int fd, uint64_t *copied, ld_error **err);
 

@@ -125,8 +125,9 @@ typedef struct ld_sig_manifest {
   size_t n_layers;
 } ld_sig_manifest;
 
-/* Parses a .sig manifest: must be an OCI image manifest (by mediaType, or by the hint when the
- * document has none) whose layers are all simple-signing layers. */
+/* Parses a .sig manifest: it must be an OCI image manifest (by mediaType, or by the hint when the
+ * document has none; a disagreement between the two is refused). Layers of other media types are
+ * kept (and reported as invalid signatures by verify), never dropped. */
 int ld_sig_manifest_parse(const char *buf, size_t len, const char *media_type_hint,
                           ld_sig_manifest *out, ld_error **err);
 void ld_sig_manifest_clear(ld_sig_manifest *m);

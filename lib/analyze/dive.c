@@ -59,13 +59,13 @@ static void add_member(ld_analyzer *a, uint32_t id, uint32_t entry, uint32_t sta
   add_ancestors(a, id, stamp);
 }
 
-static void add_wh_member(ld_analyzer *a, uint32_t id, uint32_t entry, uint32_t stamp) {
+/* A ".wh." node: always a leaf, sized from the stack below, so no entry is kept for it. */
+static void add_wh_member(ld_analyzer *a, uint32_t id, uint32_t stamp) {
   an_node *n = &a->paths.nodes[id];
   if (n->wh_member_layer != stamp) {
     n->wh_member_layer = stamp;
     push_member(a, id, true);
   }
-  n->wh_member_entry = entry;
   add_ancestors(a, id, stamp);
 }
 
@@ -74,7 +74,7 @@ static void build_layer_tree(ld_analyzer *a, uint32_t stamp) {
   for (size_t i = 0; i < a->n_entries; i++) {
     const an_entry *e = &a->entries[i];
     if (e->id == 0) continue; /* the root is never a node of dive's trees */
-    if (e->whiteout) add_wh_member(a, e->id, (uint32_t) i, stamp);
+    if (e->whiteout) add_wh_member(a, e->id, stamp);
     else add_member(a, e->id, e->opaque ? AN_NONE : (uint32_t) i, stamp);
   }
 }

@@ -63,7 +63,6 @@ typedef struct an_node {
   /* per-layer stamps (1 + layer) for building dive's layer tree */
   uint32_t member_layer, wh_member_layer, child_layer;
   uint32_t member_entry; /* index of the entry that set it, AN_NONE: implicit */
-  uint32_t wh_member_entry;
 
   /* dive's efficiency data */
   int64_t eff_cum, eff_min;

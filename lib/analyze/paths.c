@@ -70,7 +70,7 @@ static uint32_t new_node(an_paths *p, const char *path, size_t len, uint64_t key
   n->name_off = slash ? (uint32_t) (slash - path + 1) : 0;
   n->parent = parent;
   n->first_child = n->next_sibling = AN_NONE;
-  n->member_entry = n->wh_member_entry = AN_NONE;
+  n->member_entry = AN_NONE;
   n->eff_min = -1;
   if (parent != AN_NONE) {
     n->next_sibling = p->nodes[parent].first_child;

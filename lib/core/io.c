@@ -3,6 +3,7 @@
  * enforced for streams: every ingest wraps its source in one. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 #include "lading/fs.h"
@@ -215,6 +216,109 @@ ld_reader *ld_verifier_new(ld_reader *inner, bool own_inner, const char *expecte
 }
 const char *ld_verifier_digest(ld_reader *r) { return ((verifier *) r)->digest; }
 uint64_t ld_verifier_size(ld_reader *r) { return ld_hasher_bytes(((verifier *) r)->h); }
+
+/* read-ahead */
+#define ASYNC_SLOTS 4
+#define ASYNC_CHUNK (1024 * 1024)
+typedef struct {
+  ld_reader r;
+  ld_reader *inner;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  char *slot[ASYNC_SLOTS];
+  size_t len[ASYNC_SLOTS];
+  size_t rd, rd_off, wr, filled;
+  bool eof, failed, stop;
+  ld_error *inner_error;
+} async_reader;
+
+static void *async_main(void *arg) {
+  async_reader *a = arg;
+  for (;;) {
+    pthread_mutex_lock(&a->mu);
+    while (a->filled == ASYNC_SLOTS && !a->stop) pthread_cond_wait(&a->cv, &a->mu);
+    size_t w = a->wr;
+    bool stop = a->stop;
+    pthread_mutex_unlock(&a->mu);
+    if (stop) return NULL;
+    ssize_t n = ld_reader_read(a->inner, a->slot[w], ASYNC_CHUNK);
+    pthread_mutex_lock(&a->mu);
+    if (n < 0) {
+      a->failed = true;
+      a->inner_error = a->inner->error;
+      a->inner->error = NULL;
+    } else if (n == 0) {
+      a->eof = true;
+    } else {
+      a->len[w] = (size_t) n;
+      a->wr = (w + 1) % ASYNC_SLOTS;
+      a->filled++;
+    }
+    bool done = n <= 0;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    if (done) return NULL;
+  }
+}
+
+static ssize_t async_read(ld_reader *r, void *buf, size_t len) {
+  async_reader *a = (async_reader *) r;
+  pthread_mutex_lock(&a->mu);
+  while (a->filled == 0 && !a->eof && !a->failed) pthread_cond_wait(&a->cv, &a->mu);
+  if (a->filled == 0) {
+    ssize_t rc = 0;
+    if (a->failed) {
+      r->error = a->inner_error ? a->inner_error : NULL;
+      a->inner_error = NULL;
+      if (!r->error) ld_err(&r->error, EIO, "read failed");
+      rc = -1;
+    }
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+  }
+  size_t slot = a->rd, off = a->rd_off, avail = a->len[slot] - off;
+  pthread_mutex_unlock(&a->mu);
+  size_t n = avail < len ? avail : len; /* the producer never writes a filled slot */
+  memcpy(buf, a->slot[slot] + off, n);
+  pthread_mutex_lock(&a->mu);
+  a->rd_off += n;
+  if (a->rd_off == a->len[slot]) {
+    a->rd = (slot + 1) % ASYNC_SLOTS;
+    a->rd_off = 0;
+    a->filled--;
+    pthread_cond_broadcast(&a->cv);
+  }
+  pthread_mutex_unlock(&a->mu);
+  return (ssize_t) n;
+}
+
+static void async_close(ld_reader *r) {
+  async_reader *a = (async_reader *) r;
+  pthread_mutex_lock(&a->mu);
+  a->stop = true;
+  pthread_cond_broadcast(&a->cv);
+  pthread_mutex_unlock(&a->mu);
+  pthread_join(a->thread, NULL);
+  ld_reader_close(a->inner);
+  ld_error_free(a->inner_error);
+  for (size_t i = 0; i < ASYNC_SLOTS; i++) free(a->slot[i]);
+  pthread_mutex_destroy(&a->mu);
+  pthread_cond_destroy(&a->cv);
+  free(a);
+}
+
+ld_reader *ld_reader_async(ld_reader *inner) {
+  async_reader *a = ld_xcalloc(1, sizeof *a);
+  a->r.read = async_read;
+  a->r.close = async_close;
+  a->inner = inner;
+  for (size_t i = 0; i < ASYNC_SLOTS; i++) a->slot[i] = ld_xmalloc(ASYNC_CHUNK);
+  pthread_mutex_init(&a->mu, NULL);
+  pthread_cond_init(&a->cv, NULL);
+  if (pthread_create(&a->thread, NULL, async_main, a) != 0) abort();
+  return &a->r;
+}
 
 int ld_reader_slurp(ld_reader *r, size_t max, char **out, size_t *len, const char *what,
                     ld_error **err) {

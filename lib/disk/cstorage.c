@@ -21,6 +21,7 @@
  */
 #include <string.h>
 #include <sys/stat.h>
+#include "disk_internal.h"
 #include "lading/disk.h"
 #include "lading/fs.h"
 #include "lading/json.h"
@@ -205,36 +206,48 @@ static void add_container(cs_ctx *c, const json_t *ctr) {
   }
 }
 
+/* Builds the report from the three parsed arrays (borrowed); c->r, c->layers are set. */
+static int build(cs_ctx *c, json_t *images, json_t *containers, ld_error **err) {
+  if (index_layers(c, err) < 0) return -1;
+  size_t i;
+  json_t *v;
+  json_array_foreach(images, i, v) if (add_image(c, v, i, err) < 0) return -1;
+  json_array_foreach(containers, i, v) add_container(c, v);
+  ld_disk_report_finish(c->r);
+  ld_fs_usage(c->r->root, &c->r->fs_total, &c->r->fs_avail, NULL);
+  return 0;
+}
+
+int ld_disk_cstorage_from_json(const char *graphroot, const char *driver, json_t *images,
+                               json_t *layers, json_t *containers, const ld_disk_read_opts *o,
+                               ld_disk_report **out, ld_error **err) {
+  cs_ctx c = {.o = o, .driver = driver, .layers = layers};
+  c.r = ld_disk_report_new(LD_DISK_CSTORAGE, graphroot);
+  c.r->driver = ld_xstrdup(driver);
+  int rc = build(&c, images, containers, err);
+  if (rc == 0) {
+    *out = c.r;
+    c.r = NULL;
+  }
+  ld_disk_report_free(c.r);
+  if (c.by_id) json_decref(c.by_id);
+  return rc;
+}
+
 int ld_disk_cstorage_read(const char *graphroot, const ld_disk_read_opts *o,
                           ld_disk_report **out, ld_error **err) {
   const char *driver = detect_driver(graphroot, err);
   if (!driver) return -1;
-  cs_ctx c = {.o = o, .driver = driver};
-  json_t *images = NULL, *containers = NULL;
+  json_t *images = NULL, *layers = NULL, *containers = NULL;
   int rc = -1;
-  c.r = ld_disk_report_new(LD_DISK_CSTORAGE, graphroot);
-  c.r->driver = ld_xstrdup(driver);
-  if (read_json_array(graphroot, driver, "images", "images.json", true, &images, err) < 0 ||
-      read_json_array(graphroot, driver, "layers", "layers.json", false, &c.layers, err) < 0 ||
+  if (read_json_array(graphroot, driver, "images", "images.json", true, &images, err) == 0 &&
+      read_json_array(graphroot, driver, "layers", "layers.json", false, &layers, err) == 0 &&
       read_json_array(graphroot, driver, "containers", "containers.json", false, &containers,
-                      err) < 0 ||
-      index_layers(&c, err) < 0)
-    goto out;
-  size_t i;
-  json_t *v;
-  json_array_foreach(images, i, v) if (add_image(&c, v, i, err) < 0) goto out;
-  json_array_foreach(containers, i, v) add_container(&c, v);
-  ld_disk_report_finish(c.r);
-  ld_fs_usage(graphroot, &c.r->fs_total, &c.r->fs_avail, NULL);
-  *out = c.r;
-  c.r = NULL;
-  rc = 0;
-out:
+                      err) == 0)
+    rc = ld_disk_cstorage_from_json(graphroot, driver, images, layers, containers, o, out, err);
   if (rc < 0) ld_error_wrap(err, "containers-storage %s", graphroot);
-  ld_disk_report_free(c.r);
   if (images) json_decref(images);
+  if (layers) json_decref(layers);
   if (containers) json_decref(containers);
-  if (c.layers) json_decref(c.layers);
-  if (c.by_id) json_decref(c.by_id);
   return rc;
 }

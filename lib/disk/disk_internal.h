@@ -9,6 +9,12 @@
 /* Marks images pinned (disk_pins table) / broken (disk_broken table) in a store report. */
 void ld_disk_apply_pins(ld_disk_report *r, ld_store *s);
 void ld_disk_apply_broken(ld_disk_report *r, ld_store *s);
+/* The containers-storage reader on already-parsed arrays (borrowed; images, layers and
+ * containers must be JSON arrays). ld_disk_cstorage_read reads the files and calls this; the
+ * fuzzer calls it directly. */
+int ld_disk_cstorage_from_json(const char *graphroot, const char *driver, json_t *images,
+                               json_t *layers, json_t *containers, const ld_disk_read_opts *o,
+                               ld_disk_report **out, ld_error **err);
 /* Creates our meta.db tables if missing. */
 int ld_disk_meta_init(ld_store *s, ld_error **err);
 

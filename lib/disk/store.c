@@ -135,7 +135,7 @@ int ld_disk_store_read(ld_store *s, const ld_disk_read_opts *o, ld_disk_report *
                        ld_error **err) {
   ld_store_ref *refs = NULL;
   size_t n = 0;
-  if (ld_store_list(s, &refs, &n, err) < 0) return ld_error_wrap(err, "df");
+  if (ld_store_list(s, &refs, &n, err) < 0) return ld_error_wrap(err, "store %s", ld_store_root(s));
   ld_disk_report *r = ld_disk_report_new(LD_DISK_STORE, ld_store_root(s));
   for (size_t i = 0; i < n; i++) {
     size_t im = ld_disk_image_by_id(r, refs[i].desc.digest);

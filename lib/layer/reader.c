@@ -123,7 +123,8 @@ int ld_layer_open(ld_reader *blob, const char *media_type, const char *expect_di
     ld_layer_close(l);
     return -1;
   }
-  l->decomp = ld_decompressor_new(l->prefix, sniffed);
+  /* Decompression (and the blob digest) run on a second core, ahead of the tar parser. */
+  l->decomp = ld_reader_async(ld_decompressor_new(l->prefix, sniffed));
   l->diff = ld_hasher_new(LD_SHA256);
   l->buf = ld_xmalloc(ARCHIVE_BUF);
   l->empty = n == 0;

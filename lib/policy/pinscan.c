@@ -274,6 +274,11 @@ static void from_line(const char *name, const char *buf, const char *p, const ch
       is_stage(*stages, *n_stages, image, ilen))
     return;
   size_t off = (size_t) (image - buf);
+  if (ilen == 1 && *image == '\\') {
+    warn(out, ld_xasprintf("%s:%u: FROM continued on the next line; left alone", name,
+                           line_of(buf, off)));
+    return;
+  }
   if (memchr(image, '$', ilen)) {
     warn(out, ld_xasprintf("%s:%u: FROM %.*s uses a build argument; left alone", name,
                            line_of(buf, off), (int) ilen, image));

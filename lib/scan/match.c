@@ -3,7 +3,8 @@
  * Each package is looked up under the key its ecosystem's advisories use:
  *   deb   ("Debian" | "Ubuntu", distro major, SOURCE name) compared on the source version
  *   apk   ("Alpine", "v3.15", origin) on the package version
- *   rpm   ("Red Hat", major, binary name, then source name) on [epoch:]version-release
+ *   rpm   ("Red Hat" | "Rocky Linux" | "AlmaLinux", major, binary name, then source name) on
+ *         [epoch:]version-release
  *   maven / pypi / npm  (ecosystem, "", name) on the version
  * and every hit's OSV "affected" object is evaluated (ld_osv_affected) with the ecosystem's
  * comparator. One vulnerability reaches a package through several feeds (Debian tracker CVE,
@@ -63,7 +64,7 @@ static bool key_for(const ld_catalog *cat, const ld_package *p, lookup_key *k) {
     k->version = ld_xstrdup(p->version);
     k->scheme = LD_VER_APK;
   } else if (!strcmp(p->type, "rpm")) {
-    k->ecosystem = "Red Hat";
+    k->ecosystem = !strcmp(os, "rocky") ? "Rocky Linux" : !strcmp(os, "almalinux") ? "AlmaLinux" : "Red Hat";
     k->release = ld_os_release_key(&cat->os);
     k->names[0] = p->name;
     if (p->src_name && strcmp(p->src_name, p->name)) k->names[1] = p->src_name;

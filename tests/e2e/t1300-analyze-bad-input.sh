@@ -4,6 +4,8 @@
 # crashes (the suite runs again under ASan). The images are built here, in python3: an OCI
 # layout whose layer blob is made wrong in exactly one way.
 . "$(dirname "$0")/lib.sh"
+# The system python: a pyenv shim costs seconds per call on a loaded machine.
+PYTHON=$(command -v /usr/bin/python3 || command -v python3)
 
 # mkimage DIR LAYER.tar[,LAYER.tar...] [MODE]: an OCI layout with gzip layers made from the tars;
 # MODE applies to the last layer, whose digest is printed.
@@ -11,7 +13,7 @@
 # byte of file data changed after the digest was taken, so only the digest can tell) | plain (no
 # compression) | baddiffid (the config lies about the diff_id)
 mkimage() {
-  python3 - "$@" <<'PY'
+  "$PYTHON" - "$@" <<'PY'
 import gzip, hashlib, json, os, sys
 out, layer_tar = sys.argv[1], sys.argv[2]
 mode = sys.argv[3] if len(sys.argv) > 3 else "ok"
@@ -57,7 +59,7 @@ PY
 
 # mktar OUT NAME...: a tar with one small file per NAME, names written exactly as given.
 mktar() {
-  python3 - "$@" <<'PY'
+  "$PYTHON" - "$@" <<'PY'
 import io, sys, tarfile
 with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
     for name in sys.argv[2:]:
@@ -118,7 +120,7 @@ test_expect_success 'layer entry /abs: exit 1, one line naming the layer and the
 '
 
 test_expect_success 'tar whose declared size is larger than its data: exit 1, one line' '
-  python3 -c "
+  "$PYTHON" -c "
 import io, tarfile
 buf = io.BytesIO()
 with tarfile.open(fileobj=buf, mode=\"w\", format=tarfile.USTAR_FORMAT) as t:

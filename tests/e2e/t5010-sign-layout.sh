@@ -141,6 +141,17 @@ test_expect_success 'a wrong passphrase writes nothing' '
 	test "$(manifest_of lay $SIGTAG)" = "$before"
 '
 
+test_expect_success 'an index is signed by its own digest (what runtimes resolve), not by its children' '
+	cp -r $S/skopeo-signed-layout ix &&
+	printf "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":499,\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}}]}" $D >index.blob &&
+	id=$(sha256sum index.blob | cut -d" " -f1) && cp index.blob ix/blobs/sha256/$id &&
+	jq --arg d sha256:$id --argjson s $(stat -c %s index.blob) ".manifests += [{mediaType: \"application/vnd.oci.image.index.v1+json\", digest: \$d, size: \$s, annotations: {\"org.opencontainers.image.ref.name\": \"multi\"}}]" ix/index.json >ix/i && mv ix/i ix/index.json &&
+	lading sign --format json --key me.key --identity x.io/multi oci:ix:multi >s.json &&
+	jq -e --arg d sha256:$id ".[0].digest == \$d" s.json &&
+	lading verify -q --key me.pub oci:ix:multi &&
+	fails_with 3 verify --key me.pub oci:ix:v1
+'
+
 test_expect_success 'archives: verify reads an oci-archive, sign refuses archives' '
 	tar -C lay -cf lay.tar . &&
 	lading verify --key me.pub oci-archive:lay.tar:v1 | grep -q "Verified" &&

@@ -27,6 +27,17 @@ test_expect_success 'prune takes the image not used since, not the one just used
   lading df >df.txt && grep -E "^img/b:1 .* -$" df.txt && grep "Total: 2 images" df.txt
 '
 
+test_expect_success 'a malformed index.json: df, prune, gc, fsck fail naming it, and gc deletes nothing' '
+  cp "$LADING_ROOT/index.json" good.json &&
+  n=$(ls "$LADING_ROOT/blobs/sha256" | wc -l) &&
+  echo "{\"manifests\": [{\"digest\":" >"$LADING_ROOT/index.json" &&
+  for c in df "prune --all-unused --min-age 0" "gc --grace 0" fsck; do
+    expect_exit 1 lading $c 2>err && grep "index.json: malformed JSON" err || return 1
+  done &&
+  test $(ls "$LADING_ROOT/blobs/sha256" | wc -l) = $n &&
+  cp good.json "$LADING_ROOT/index.json" && lading fsck
+'
+
 test_expect_success 'df and prune of an empty store' '
   rm -rf "$LADING_ROOT" &&
   lading df --format json | jq -e "(.images | length) == 0 and .totals.size == 0" &&

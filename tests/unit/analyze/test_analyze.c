@@ -276,6 +276,53 @@ static void test_history_and_command(void **state) {
   free(c);
 }
 
+static void test_many_paths_grow_the_tables(void **state) {
+  /* 30,000 files over 300 directories, then a layer deleting 100 directories: the path table
+   * rehashes several times and every number still adds up */
+  ld_analyzer *a = ld_analyzer_new(NULL);
+  char path[64];
+  ld_analyzer_begin_layer(a, NULL);
+  for (int d = 0; d < 300; d++)
+    for (int f = 0; f < 100; f++) {
+      snprintf(path, sizeof path, "srv/d%03d/sub/f%03d", d, f);
+      ld_an_entry e = {.path = path, .type = LD_AN_REG, .size = 10, .has_hash = true,
+                       .hash_hi = (uint64_t) f, .hash_lo = 1};
+      ld_analyzer_add_entry(a, &e);
+    }
+  assert_int_equal(ld_analyzer_end_layer(a, NULL), 0);
+  ld_analyzer_begin_layer(a, NULL);
+  for (int d = 0; d < 100; d++) {
+    snprintf(path, sizeof path, "srv/d%03d", d);
+    ld_an_entry e = {.path = path, .whiteout = true};
+    ld_analyzer_add_entry(a, &e);
+  }
+  assert_int_equal(ld_analyzer_end_layer(a, NULL), 0);
+  ld_analysis *r = run(a);
+  assert_int_equal(r->size, 300000);
+  assert_int_equal(r->visible_files, 20000);
+  assert_int_equal(r->reclaimable_bytes, 100000);
+  assert_int_equal(r->layers[1].removed.count, 100);
+  /* dive: the implied directories have no metadata, so their whiteouts count 0 */
+  assert_true(r->efficiency == 1.0);
+  /* 100 contents, each under 200 paths */
+  assert_int_equal(r->n_duplicates, 100);
+  assert_int_equal(r->duplicates[0].n_paths, 200);
+  ld_analysis_free(r);
+}
+
+static void test_same_path_twice_in_one_layer(void **state) {
+  ld_analyzer *a = ld_analyzer_new(NULL);
+  LAYER(a, "F a 10", "F a 30 5");
+  ld_analysis *r = run(a);
+  /* dive: one node, the later header wins (30); both headers count in the layer size */
+  assert_int_equal(r->size, 40);
+  assert_int_equal(r->n_inefficient, 0);
+  assert_true(r->efficiency == 1.0);
+  assert_int_equal(r->reclaimable_bytes, 10);
+  assert_int_equal(r->visible_bytes, 30);
+  ld_analysis_free(r);
+}
+
 /* ---- dive's own fixture, read with libarchive ---- */
 
 static char *fixture(const char *name) {
@@ -415,6 +462,8 @@ int main(void) {
       cmocka_unit_test(test_file_replacing_directory_hides_its_subtree),
       cmocka_unit_test(test_single_layer_percent_is_nan),
       cmocka_unit_test(test_history_and_command),
+      cmocka_unit_test(test_many_paths_grow_the_tables),
+      cmocka_unit_test(test_same_path_twice_in_one_layer),
       cmocka_unit_test(test_dive_fixture_numbers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -84,13 +84,14 @@ static void test_dockerfile(void **state) {
                   "  from base\n"
                   "FROM scratch\n"
                   "FROM ${X}\n"
-                  "FROM\ta.io/c\n";
+                  "FROM\ta.io/c\n"
+                  "FROM \\\n  a.io/d:1\n";
   ld_pin_scan s = scan("build/Containerfile.prod", d);
   assert_int_equal(s.n_sites, 2);
   assert_string_equal(s.sites[0].value, "a.io/b:1");
   assert_string_equal(s.sites[1].value, "a.io/c");
   assert_int_equal(s.sites[1].line, 5);
-  assert_int_equal(s.n_warnings, 1);
+  assert_int_equal(s.n_warnings, 2);
   ld_pin_scan_clear(&s);
   assert_int_equal(ld_pin_format_of("x/app.Dockerfile"), LD_PIN_DOCKERFILE);
   assert_int_equal(ld_pin_format_of("x/Dockerfile.yaml.d"), LD_PIN_DOCKERFILE);
