@@ -2,20 +2,26 @@
 # bench/copy.sh: lading copy/mirror against skopeo 1.9, same run, fresh destination each time.
 #
 #   registry -> registry   a ~500 MB image of 5 layers between two docker-registry instances
+#   same registry          the image promoted to another repository of the source registry
+#                          (lading mounts; skopeo, its blob info cache wiped, uploads)
 #   registry -> oci:       the same image pulled into an OCI layout
 #   mirror                 20 small images sharing a base (lading mirror vs skopeo sync):
-#                          time and bytes moved over loopback (/proc/net/dev, lo rx)
+#                          time, and bytes moved into the mirror (what the destination
+#                          registry process read: rchar of /proc/PID/io, which other users of
+#                          the machine's loopback do not disturb)
 #
 # Prints "name: ours X, peer Y, ratio Z" lines (median of RUNS runs, default 3). The image is
 # cached under $LADING_TEST_CACHE/bench-copy (made once with umoci; ~1 min). Destination
 # registry storage is wiped and the registry restarted before every run (skopeo keeps a blob
 # info cache in /var/lib/containers/cache and would otherwise skip uploads).
-# Env: LADING (binary, default build/lading), RUNS, SIZE_MB (default 500), JOBS (default 4).
+# Env: LADING (binary, default build/lading), RUNS, SIZE_MB (default 500), JOBS (default 4),
+# PARTS (default "copy promote oci mirror").
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 LADING=${LADING:-$here/../build/lading}
 case "$LADING" in /*) ;; *) LADING="$PWD/$LADING" ;; esac
-RUNS=${RUNS:-3} SIZE_MB=${SIZE_MB:-500} JOBS=${JOBS:-4}
+RUNS=${RUNS:-3} SIZE_MB=${SIZE_MB:-500} JOBS=${JOBS:-4} PARTS=${PARTS:-copy promote oci mirror}
+part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 CACHE=${LADING_TEST_CACHE:-/var/tmp/lading-test-cache}/bench-copy-$SIZE_MB
 W=$(mktemp -d /var/tmp/lading-bench-copy.XXXXXX)
 export LADING_ROOT=$W/store HOME=$W/home
@@ -27,12 +33,12 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-lo_rx() { awk '/^ *lo:/ {sub(/^ *lo:/, ""); print $1}' /proc/net/dev; }
+dst_read() { awk '/^rchar:/ {print $2}' "/proc/${REG_PID[dst]}/io"; }
 
 # registry NAME PORT: (re)starts docker-registry with storage $W/NAME (wiped).
 declare -A REG_PID
 registry() {
-  name=$1 port=$2
+  local name=$1 port=$2
   [ -n "${REG_PID[$name]:-}" ] && { kill "${REG_PID[$name]}" 2>/dev/null || true; wait "${REG_PID[$name]}" 2>/dev/null || true; }
   [ "${3:-}" = keep ] || rm -rf "$W/$name"
   mkdir -p "$W/$name"
@@ -86,7 +92,7 @@ registry src "$SP"
 for i in $(seq 1 20); do "$LADING" copy -q "oci:$CACHE/layout:small$i" "docker://$S/bench/small$i:v1"; done
 
 run_pair() { # name ours_cmd peer_cmd dest_kind
-  name=$1; ours=$2; peer=$3; kind=$4
+  local name=$1 ours=$2 peer=$3 kind=$4 cmd who
   : >"$W/o" ; : >"$W/p"
   for _ in $(seq "$RUNS"); do
     for who in ours peer; do
@@ -101,34 +107,45 @@ run_pair() { # name ours_cmd peer_cmd dest_kind
   printf "%s: ours %.2fs, peer %.2fs, ratio %.2f\n" "$name" "$o" "$p" "$(echo "$o / $p" | bc -l)"
 }
 
+if part copy; then
 echo "# registry -> registry, $SIZE_MB MB in 5 layers, $RUNS runs" >&2
 run_pair "copy registry->registry ${SIZE_MB}MB" \
   "'$LADING' copy -q --jobs $JOBS docker://$S/bench/big:v1 docker://$D/bench/big:v1" \
   "skopeo copy -q --src-tls-verify=false --dest-tls-verify=false docker://$S/bench/big:v1 docker://$D/bench/big:v1" registry
+fi
+if part promote; then
+echo "# registry -> registry, same registry, other repository (promotion: mounts)" >&2
+run_pair "copy registry->registry same host ${SIZE_MB}MB" \
+  "'$LADING' copy -q --jobs $JOBS docker://$S/bench/big:v1 docker://$S/promoted\$RANDOM/big:v1" \
+  "skopeo copy -q --src-tls-verify=false --dest-tls-verify=false docker://$S/bench/big:v1 docker://$S/promoted\$RANDOM/big:v1" registry
+fi
+if part oci; then
 echo "# registry -> oci: layout" >&2
 run_pair "copy registry->oci ${SIZE_MB}MB" \
   "'$LADING' copy -q --jobs $JOBS docker://$S/bench/big:v1 oci:$W/layout:big" \
   "skopeo copy -q --src-tls-verify=false docker://$S/bench/big:v1 oci:$W/layout:big" oci
 
+fi
+part mirror || exit 0
 echo "# mirror of 20 images sharing an 8 MB base" >&2
 for i in $(seq 1 20); do echo "$S/bench/small$i:v1"; done >"$W/list"
 { echo "$S:"; echo "  tls-verify: false"; echo "  images:"; for i in $(seq 1 20); do echo "    bench/small$i: [v1]"; done; } >"$W/sync.yml"
 : >"$W/o"; : >"$W/p"; : >"$W/ob"; : >"$W/pb"
 for _ in $(seq "$RUNS"); do
   registry dst "$DP"; rm -f "$W/list.lock"
-  b0=$(lo_rx); t0=$(now)
+  b0=$(dst_read); t0=$(now)
   "$LADING" mirror -q --from "$W/list" --to "$D/m" >/dev/null
-  t1=$(now); b1=$(lo_rx)
+  t1=$(now); b1=$(dst_read)
   echo "$t1 - $t0" | bc >>"$W/o"; echo $((b1 - b0)) >>"$W/ob"
   ours_store=$(du -sb "$W/dst" | cut -f1)
   registry dst "$DP"; rm -rf /var/lib/containers/cache/blob-info-cache-v1.boltdb
-  b0=$(lo_rx); t0=$(now)
-  skopeo sync -q --src yaml --dest docker --dest-tls-verify=false "$W/sync.yml" "$D/m" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }
-  t1=$(now); b1=$(lo_rx)
+  b0=$(dst_read); t0=$(now)
+  skopeo sync --src yaml --dest docker --dest-tls-verify=false "$W/sync.yml" "$D/m" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }
+  t1=$(now); b1=$(dst_read)
   echo "$t1 - $t0" | bc >>"$W/p"; echo $((b1 - b0)) >>"$W/pb"
   peer_store=$(du -sb "$W/dst" | cut -f1)
 done
 o=$(median <"$W/o") p=$(median <"$W/p") ob=$(median <"$W/ob") pb=$(median <"$W/pb")
 printf "mirror 20 images (time): ours %.2fs, peer %.2fs, ratio %.2f\n" "$o" "$p" "$(echo "$o / $p" | bc -l)"
-printf "mirror 20 images (bytes over loopback): ours %d, peer %d, ratio %.2f\n" "$ob" "$pb" "$(echo "$ob / $pb" | bc -l)"
+printf "mirror 20 images (bytes into the mirror): ours %d, peer %d, ratio %.2f\n" "$ob" "$pb" "$(echo "$ob / $pb" | bc -l)"
 printf "mirror 20 images (destination storage): ours %d, peer %d\n" "$ours_store" "$peer_store"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
+#include "client_opts.h"
 #include "lading/json.h"
 #include "lading/layer.h"
 #include "lading/util.h"
@@ -21,7 +22,7 @@ static void usage(FILE *f) {
              "  --config                  print the image config exactly as stored\n"
              "  --platform OS/ARCH[/VAR]  pick one image of an index (default: the host's)\n"
              "  --format table|json       output format\n"
-             "  -h, --help                this help\n");
+             "  -h, --help                this help\n" CLIENT_OPTIONS_HELP);
 }
 
 static bool cached_layer(ld_store *s, const char *digest, char diff_id[LD_DIGEST_MAX],
@@ -66,7 +67,9 @@ int cmd_inspect(int argc, char **argv) {
                                        {"platform", required_argument, 0, 'p'},
                                        {"format", required_argument, 0, 'f'},
                                        {"help", no_argument, 0, 'h'},
+                                       CLIENT_LONG_OPTIONS,
                                        {0, 0, 0, 0}};
+  ld_transport_opts reg_o = {0};
   bool raw = false, config = false;
   const char *platform_s = NULL;
   cli_format fmt = CLI_FORMAT_TABLE;
@@ -81,7 +84,11 @@ int cmd_inspect(int argc, char **argv) {
       if (cli_parse_format("inspect", optarg, &fmt)) return 2;
       break;
     case 'h': usage(stdout); return 0;
-    default: return cli_usage_error("inspect", "unknown option");
+    default: {
+      int h = client_opt("inspect", c, optarg, &reg_o, NULL);
+      if (h == 2) return 2;
+      if (h == 0) return cli_usage_error("inspect", "unknown option");
+    }
     }
   }
   if (argc - optind != 1) return cli_usage_error("inspect", "expected one IMAGE");
@@ -94,7 +101,14 @@ int cmd_inspect(int argc, char **argv) {
   json_t *out = NULL;
   int rc = 1;
   if (platform_s && ld_platform_parse(platform_s, &platform, &err) < 0) goto done;
-  if (cli_open_source(spec, &store, &src, &err) < 0) goto done;
+  if (ld_str_has_prefix(spec, "docker://")) {
+    ld_transport_opts to;
+    cli_transport_opts(&to, NULL);
+    client_opts_merge(&to, &reg_o);
+    if (ld_image_src_open(spec, &to, &src, &err) < 0) goto done;
+  } else if (cli_open_source(spec, &store, &src, &err) < 0) {
+    goto done;
+  }
   if (raw) {
     char *bytes, *mt;
     size_t len;

@@ -71,6 +71,9 @@ int ld_registry_has_blob(ld_registry *r, const char *repo, const char *digest, b
 /* GET blobs/<digest> as a stream verified against digest and size (size < 0: unknown). */
 int ld_registry_open_blob(ld_registry *r, const char *repo, const char *digest, int64_t size,
                           ld_reader **out, ld_error **err);
+/* The same stream without the digest check, for a sink that verifies it (ld_copy). */
+int ld_registry_open_blob_unverified(ld_registry *r, const char *repo, const char *digest,
+                                     ld_reader **out, ld_error **err);
 /* Uploads a blob from rd (verified while it streams); monolithic or chunked (opts). */
 int ld_registry_put_blob(ld_registry *r, const char *repo, const char *digest, int64_t size,
                          ld_reader *rd, ld_error **err);

@@ -55,6 +55,11 @@ struct ld_image_src {
   /* Set by the store source: its blobs were verified on ingest, and meta.db remembers the
    * diff_ids computed for them (see ld_image_layer_opts). */
   ld_store *store;
+  /* Optional: open_blob without the source's own digest check, for callers whose sink verifies
+   * anyway (ld_copy: every destination's put_blob verifies, by contract), so the bytes are
+   * hashed once on the way, not twice. */
+  int (*open_blob_unverified)(ld_image_src *s, const ld_descriptor *d, ld_reader **out,
+                              ld_error **err);
 };
 
 struct ld_image_dst {

@@ -113,6 +113,12 @@ static int src_open_blob(ld_image_src *s, const ld_descriptor *d, ld_reader **ou
   return ld_registry_open_blob(c->reg, c->ref.path, d->digest, d->size, out, err);
 }
 
+static int src_open_blob_unverified(ld_image_src *s, const ld_descriptor *d, ld_reader **out,
+                                    ld_error **err) {
+  docker_ctx *c = s->ctx;
+  return ld_registry_open_blob_unverified(c->reg, c->ref.path, d->digest, out, err);
+}
+
 static void src_close(ld_image_src *s) {
   ctx_free(s->ctx);
   free(s->name);
@@ -130,6 +136,7 @@ int ld_docker_src_open(const char *ref, const ld_transport_opts *o, ld_image_src
   s->name = ld_xasprintf("docker://%s", ld_str_has_prefix(ref, "docker://") ? ref + 9 : ref);
   s->ctx = c;
   s->origin = c->origin;
+  s->open_blob_unverified = src_open_blob_unverified;
   *out = s;
   return 0;
 }

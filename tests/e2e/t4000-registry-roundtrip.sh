@@ -103,6 +103,13 @@ test_expect_success 'tags lists a repository; inspect docker:// reads no layer' 
   ! test -d "$LADING_ROOT/blobs/sha256" || test -z "$(ls "$LADING_ROOT/blobs/sha256")"
 '
 
+test_expect_success 'progress bars on a terminal, one line per image otherwise' '
+  script -qec "$LADING copy --jobs 2 oci:img:v1 docker://$R/app/bars:v1" tty.out >/dev/null &&
+  grep -q "ETA" tty.out && grep -q "docker://$R/app/bars:v1 \[" tty.out &&
+  lading pull $R/app/bars:v1 >plain.out 2>plain.err &&
+  test "$(wc -l <plain.out)" = 1 && ! grep -q ETA plain.err
+'
+
 test_expect_success 'errors name the object: unknown repository, tag, bad reference' '
   test_must_fail lading tags docker://$R/nope/none 2>err && grep -q "nope/none" err &&
   test_must_fail lading copy docker://$R/app/one:nope oci:x:y 2>err && grep -q "app/one:nope" err &&

@@ -34,6 +34,11 @@ test_expect_success 'Basic: --creds works; a wrong password does not' '
   lading copy -q --creds alice:s3cret docker://$B/a/b:v1 oci:o:v1
 '
 
+test_expect_success 'inspect docker:// takes the registry options' '
+  test_must_fail lading inspect docker://$B/a/b:v1 2>err && grep -q "401" err &&
+  lading inspect --format json --creds alice:s3cret docker://$B/a/b:v1 | jq -e ".layers | length == 3"
+'
+
 test_expect_success 'login checks the password and writes auth.json (containers format)' '
   test_must_fail lading login -u alice -p nope $B 2>err && grep -qi "invalid username or password" err &&
   ! test -f "$AUTH" &&

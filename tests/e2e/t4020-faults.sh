@@ -16,28 +16,33 @@ restart_registry() {
 }
 kill_registry() { kill -9 "$(cat "$TRASH/registry-$RP.pid")"; }
 
-test_expect_success 'setup: registry with a five-blob image, a slow proxy in front' '
+# One proxy for every fault, each under its own repository prefix: /v2/slow/ (1 MB/s blob
+# bodies), /v2/bad/ (one layer corrupted), /v2/rate/ (429s with Retry-After).
+top_manifest() { echo img/blobs/sha256/$(jq -r ".manifests[0].digest" img/index.json | cut -d: -f2); }
+test_expect_success 'setup: registry with a five-blob image, a fault proxy in front' '
   start_registry_at $RP "$TRASH/reg" &&
   make_image img v1 4 256 &&
-  lading copy -q oci:img:v1 docker://$R/f/img:v1 &&
-  start_fault_proxy $XP $RP "$TRASH/slow.log" slow=1000000
+  for repo in slow/img bad/img rate/img f/img; do lading copy -q oci:img:v1 docker://$R/$repo:v1 || return 1; done &&
+  bad=$(jq -r ".layers[1].digest" $(top_manifest)) && layer=$(jq -r ".layers[0].digest" $(top_manifest)) &&
+  start_fault_proxy $XP $RP "$TRASH/proxy.log" slow=1000000 corrupt=${bad#sha256:} \
+    "429=/rate/img/manifests/:1:2" "429=/rate/img/blobs/$layer:1:1"
 '
 
 test_expect_success 'registry killed mid-copy: the copy fails, nothing half-written' '
-  run_bg pull lading pull -q --jobs 1 --retry-times 0 $X/f/img:v1 2>"$TRASH/pull.err" &&
+  run_bg pull lading pull -q --jobs 1 --retry-times 0 $X/slow/img:v1 2>"$TRASH/pull.err" &&
   i=0; while [ "$(ls "$LADING_ROOT/blobs/sha256" 2>/dev/null | wc -l)" -lt 2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done &&
   kill_registry &&
   test "$(wait_bg pull)" = 1 && cat "$TRASH/pull.err" &&
   n=$(ls "$LADING_ROOT/blobs/sha256" | wc -l) && test $n -ge 2 && test $n -lt 5 && echo $n >had &&
-  ! lading images | grep -q f/img &&
+  ! lading images | grep -q slow/img &&
   test -z "$(ls -A "$LADING_ROOT/ingest" 2>/dev/null)"
 '
 
 test_expect_success 'restarted: the re-run moves only what is missing' '
   restart_registry &&
-  lading pull --format json $X/f/img:v1 >out &&
+  lading pull --format json $X/slow/img:v1 >out &&
   jq -e ".blobs_skipped == $(cat had) and .blobs_copied == $((5 - $(cat had)))" out &&
-  lading images | grep -q "$X/f/img:v1"
+  lading images | grep -q "$X/slow/img:v1"
 '
 
 test_expect_success 'registry down for a moment: connection retries carry the copy through' '
@@ -48,29 +53,27 @@ test_expect_success 'registry down for a moment: connection retries carry the co
 '
 
 test_expect_success 'a blob with wrong bytes: copy fails naming it, no bad blob is left' '
-  bad=$(jq -r ".layers[1].digest" img/blobs/sha256/$(jq -r ".manifests[0].digest" img/index.json | cut -d: -f2)) &&
-  CP=$(free_port) && start_fault_proxy $CP $RP "$TRASH/corrupt.log" corrupt=${bad#sha256:} &&
-  test_must_fail lading copy docker://127.0.0.1:$CP/f/img:v1 oci:bad:v1 2>err &&
+  bad=$(jq -r ".layers[1].digest" $(top_manifest)) &&
+  test_must_fail lading copy docker://$X/bad/img:v1 oci:bad:v1 2>err &&
   grep -q "$bad" err && grep -q "digest mismatch" err &&
   ! test -e bad/blobs/sha256/${bad#sha256:} &&
   test -z "$(find bad -name ".*" -type f)" &&
-  test "$(grep -c "GET .*${bad#sha256:}" "$TRASH/corrupt.log")" = 1 &&
+  test "$(grep -c "GET /v2/bad/.*${bad#sha256:}" "$TRASH/proxy.log")" = 1 &&
   rm -rf "$LADING_ROOT" &&
-  test_must_fail lading pull 127.0.0.1:$CP/f/img:v1 2>err && grep -q "$bad" err &&
+  test_must_fail lading pull $X/bad/img:v1 2>err && grep -q "$bad" err &&
   ! test -e "$LADING_ROOT/blobs/sha256/${bad#sha256:}" &&
   test -z "$(ls -A "$LADING_ROOT/ingest" 2>/dev/null)"
 '
 
 test_expect_success '429 with Retry-After is honoured (manifest and blob requests)' '
-  layer=$(jq -r ".layers[0].digest" img/blobs/sha256/$(jq -r ".manifests[0].digest" img/index.json | cut -d: -f2)) &&
-  TP=$(free_port) && start_fault_proxy $TP $RP "$TRASH/429.log" "429=/manifests/:1:2" "429=/blobs/$layer:1:1" &&
-  lading copy -q docker://127.0.0.1:$TP/f/img:v1 oci:slow:v1 &&
-  cat "$TRASH/429.log" &&
-  t0=$(awk "/manifests/ && \$4 == 429 {print \$1; exit}" "$TRASH/429.log") &&
-  t1=$(awk "/manifests/ && \$4 == 200 {print \$1; exit}" "$TRASH/429.log") &&
+  layer=$(jq -r ".layers[0].digest" $(top_manifest)) &&
+  lading copy -q docker://$X/rate/img:v1 oci:rate:v1 &&
+  grep "/rate/" "$TRASH/proxy.log" >429.log && cat 429.log &&
+  t0=$(awk "/manifests/ && \$4 == 429 {print \$1; exit}" 429.log) &&
+  t1=$(awk "/manifests/ && \$4 == 200 {print \$1; exit}" 429.log) &&
   awk -v a=$t0 -v b=$t1 "BEGIN { exit !(b - a >= 1.9) }" &&
-  b0=$(awk "/$layer/ && \$4 == 429 {print \$1; exit}" "$TRASH/429.log") &&
-  b1=$(awk "/$layer/ && \$2 == \"GET\" && \$4 == 200 {print \$1; exit}" "$TRASH/429.log") &&
+  b0=$(awk "/$layer/ && \$4 == 429 {print \$1; exit}" 429.log) &&
+  b1=$(awk "/$layer/ && \$2 == \"GET\" && \$4 == 200 {print \$1; exit}" 429.log) &&
   awk -v a=$b0 -v b=$b1 "BEGIN { exit !(b - a >= 0.9) }"
 '
 test_done

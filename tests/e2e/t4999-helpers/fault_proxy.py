@@ -3,20 +3,23 @@
 
 usage: fault_proxy.py PORT UPSTREAM_PORT LOG [RULE...]
 Rules:
-  corrupt=DIGEST      GET of that blob: one byte of the body is flipped (length unchanged)
+  corrupt=DIGEST      GET of that blob: one byte of the body is flipped (length unchanged);
+                      only under /v2/bad/ when the path has such a prefix rule (corrupt-any=1: anywhere)
   429=PATHPART:N:S    the first N requests whose path contains PATHPART get 429, Retry-After: S
-  slow=BYTES_PER_S    blob GET bodies are sent at about this rate
+  slow=BYTES_PER_S    blob GET bodies under /v2/slow/ are sent at about this rate
 Every request is logged as "time method path status" in LOG.
 """
 import http.client, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 port, upstream, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-corrupt, slow, limits = set(), 0, []
+corrupt, slow, limits, corrupt_any = set(), 0, [], False
 for r in sys.argv[4:]:
     k, v = r.split("=", 1)
     if k == "corrupt":
         corrupt.add(v)
+    elif k == "corrupt-any":
+        corrupt_any = True
     elif k == "slow":
         slow = int(v)
     elif k == "429":
@@ -68,7 +71,8 @@ class Proxy(BaseHTTPRequestHandler):
             note(self.command, self.path, 502)
             return
         is_blob = self.command == "GET" and "/blobs/sha256:" in self.path and r.status == 200
-        if is_blob and any(d in self.path for d in corrupt) and data:
+        bad_path = corrupt_any or self.path.startswith("/v2/bad/")
+        if is_blob and bad_path and any(d in self.path for d in corrupt) and data:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
         self.send_response(r.status)
         for k, v in r.getheaders():
@@ -82,7 +86,7 @@ class Proxy(BaseHTTPRequestHandler):
         note(self.command, self.path, r.status)
         if self.command == "HEAD":
             return
-        if is_blob and slow:
+        if is_blob and slow and self.path.startswith("/v2/slow/"):
             step = max(1, slow // 20)
             for i in range(0, len(data), step):
                 self.wfile.write(data[i:i + step])
