@@ -94,8 +94,12 @@ test_done() {
 }
 
 # A free TCP port on 127.0.0.1.
+# (Pure bash: python3 may be a slow pyenv shim on developer machines.)
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  while :; do
+    _p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    (exec 3<>"/dev/tcp/127.0.0.1/$_p") 2>/dev/null || { echo "$_p"; return 0; }
+  done
 }
 
 # Waits until a URL answers (any HTTP status), up to $2 seconds (default 20).
