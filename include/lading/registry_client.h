@@ -16,7 +16,8 @@
  *
  * Retries: connection errors, 429 and 5xx are retried with exponential backoff (250 ms doubling,
  * at most 8 s) up to ld_registry_opts.retries times, waiting Retry-After when the server says so
- * (capped at 60 s). Streams that break mid-body are not retried here: the caller re-opens the
+ * (capped at 60 s); nobody listening at the first contact gets about 4 s (4 tries), since
+ * that is more often a wrong address than a restart. Streams that break mid-body are not retried here: the caller re-opens the
  * blob (ld_copy does) because only it knows whether the sink can start over.
  */
 #ifndef LADING_REGISTRY_CLIENT_H

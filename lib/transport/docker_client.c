@@ -771,7 +771,9 @@ static int ping_locked(ld_registry *r, ld_error **err) {
       scheme = NULL;
       continue;
     }
-    if (scheme || !retryable || attempt >= r->retries) break;
+    /* Nobody listening at first contact is more often a wrong address than a restart: give it
+     * about 4 s (0.25 + 0.5 + 1 + 2), not the whole retry budget. */
+    if (scheme || !retryable || attempt >= (r->retries < 4 ? r->retries : 4)) break;
     ld_debug("registry %s: ping attempt %d failed, retrying", r->domain, attempt + 1);
     registry_sleep_ms(registry_backoff_ms(NULL, attempt + 1));
   }

@@ -98,6 +98,25 @@ static void test_store_lookup_remove(void **state) {
   free(want);
 }
 
+static void test_registry_auth_file_wins(void **state) {
+  char *f = ld_path_join(dir, "explicit.json");
+  setenv("REGISTRY_AUTH_FILE", f, 1);
+  char *def = ld_auth_default_file(NULL);
+  assert_string_equal(def, f);
+  free(def);
+  def = ld_auth_default_file("/other.json");
+  assert_string_equal(def, "/other.json");
+  free(def);
+  assert_int_equal(ld_auth_store(f, "reg.example", "e", "f", NULL), 0);
+  char *u, *p, *from;
+  assert_int_equal(ld_auth_lookup(NULL, "reg.example", NULL, &u, &p, &from, NULL), 0);
+  assert_string_equal(u, "e");
+  assert_string_equal(from, f);
+  free(u), free(p), free(from);
+  unsetenv("REGISTRY_AUTH_FILE");
+  free(f);
+}
+
 static void test_bad_file(void **state) {
   char *f = ld_path_join(dir, "bad.json");
   write_file(f, "{\"auths\":{\"h\":{\"auth\":\"bm9jb2xvbg==\"}}}"); /* "nocolon" */
@@ -117,6 +136,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_docker_config_and_hub_spelling),
       cmocka_unit_test(test_store_lookup_remove),
+      cmocka_unit_test(test_registry_auth_file_wins),
       cmocka_unit_test(test_bad_file),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
