@@ -442,7 +442,7 @@ static struct MHD_Response *blob_response(req *q, int fd, uint64_t from, uint64_
   fd_range *r = ld_xmalloc(sizeof *r);
   r->fd = fd;
   r->from = from;
-  return MHD_create_response_from_callback(len, 1 << 20, read_range, r, free_range);
+  return MHD_create_response_from_callback(len, 64 << 10, read_range, r, free_range);
 }
 
 static enum MHD_Result do_blob_get(req *q) {
