@@ -16,7 +16,7 @@ test_expect_success 'setup: Basic-auth registry, token registry and issuer, an i
   start_registry_at $BP "$TRASH/basic" "auth: {htpasswd: {realm: basic-realm, path: $TRASH/htpasswd}}" &&
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TRASH/key.pem" -out "$TRASH/cert.pem" \
     -days 2 -subj /CN=lading-test-issuer 2>/dev/null &&
-  (python3 "$HELPERS/token_issuer.py" $IP "$TRASH/key.pem" "$TRASH/cert.pem" test-issuer bob pw \
+  ("$PY" "$HELPERS/token_issuer.py" $IP "$TRASH/key.pem" "$TRASH/cert.pem" test-issuer bob pw \
      "$TRASH/tokens.log" >"$TRASH/issuer.err" 2>&1 & echo $! >"$TRASH/token-issuer.pid") &&
   wait_http http://127.0.0.1:$IP/token &&
   start_registry_at $TP "$TRASH/token" "auth: {token: {realm: \"http://127.0.0.1:$IP/token\", service: test-registry, issuer: test-issuer, rootcertbundle: $TRASH/cert.pem}}" &&

@@ -1,5 +1,8 @@
 # Helpers for the registry client tests (t4000-t4999), sourced after lib.sh.
 HELPERS="$TEST_DIR/t4999-helpers"
+# The system python: a pyenv shim first in PATH costs seconds per start under load.
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 
 # make_image LAYOUT TAG N KB [ARCH]: an OCI layout image (umoci) with N layers of KB KiB of
 # random data each, under /dN (never "/" itself).
@@ -52,7 +55,7 @@ manifest_digest() {
 # start_fault_proxy PORT UPSTREAM_PORT LOG RULES...: PROXY_PID set.
 start_fault_proxy() {
   _pp=$1
-  python3 "$HELPERS/fault_proxy.py" "$@" >"$TRASH/proxy.$_pp.err" 2>&1 &
+  "$PY" "$HELPERS/fault_proxy.py" "$@" >"$TRASH/proxy.$_pp.err" 2>&1 &
   PROXY_PID=$!
   echo $PROXY_PID >"$TRASH/proxy-$_pp.pid"
   wait_http "http://127.0.0.1:$_pp/v2/"
