@@ -151,7 +151,9 @@ debian_base_layout() {
       rm -rf "$_cache/rootfs/var/lib/apt/lists/"* "$_cache/rootfs/var/cache/apt/archives/"*.deb
       # GNU tar makes the layer (umoci 0.4.7's `insert` omits the final padding and
       # end-of-archive blocks); umoci adds it and writes the config.
-      tar --numeric-owner --xattrs --sort=name -C "$_cache/rootfs" -cf "$_cache/rootfs.tar" . &&
+      # member names without a "./" prefix, as image layers usually have them
+      tar --numeric-owner --xattrs --sort=name -C "$_cache/rootfs" -cf "$_cache/rootfs.tar" \
+        $(cd "$_cache/rootfs" && ls -A) &&
       umoci init --layout "$_cache/layout.tmp" &&
       umoci new --image "$_cache/layout.tmp:bookworm" &&
       umoci raw add-layer --image "$_cache/layout.tmp:bookworm" \
