@@ -1,23 +1,33 @@
 #!/bin/sh
-# Runs every tests/e2e/t*.sh (or those given) with LADING set, prints each file's results and a
-# total line "E2E: N passed, N failed, N skipped". Exit 1 if any failed.
+# Runs every tests/e2e/t*.sh (or those given) with LADING set, LADING_TEST_JOBS files at a time
+# (default 2: most of a test's time is spent waiting on servers and peers), then prints each
+# file's results in order and a total line "E2E: N passed, N failed, N skipped". Exit 1 if any
+# failed. Test files are independent: ports come from free_port, data from their own temp dirs,
+# shared caches are taken under flock.
 here=$(cd "$(dirname "$0")" && pwd)
 : "${LADING:=$here/../../build/lading}"
+: "${LADING_TEST_JOBS:=2}"
 export LADING
-p=0 f=0 s=0
 tests=${*:-$(ls "$here"/t[0-9]*.sh)}
+out=$(mktemp -d "${TMPDIR:-/tmp}/lading-e2e.XXXXXX")
+printf '%s\n' $tests | xargs -P "$LADING_TEST_JOBS" -I{} sh -c '
+  n=$(basename "$1" .sh); start=$(date +%s)
+  bash "$1" >"$2/$n.out" 2>&1
+  echo $(( $(date +%s) - start )) >"$2/$n.secs"' _ {} "$out"
+p=0 f=0 s=0
 for t in $tests; do
-  start=$(date +%s)
-  out=$(sh -c 'exec bash "$0"' "$t" 2>&1)
-  secs=$(( $(date +%s) - start ))
-  echo "$out" | grep -E '^(not ok|ok .*# SKIP|#)' | grep -v '^#   ' | sed "s|^|$(basename "$t" .sh): |; s|passed \([0-9]*\) failed \([0-9]*\) skipped \([0-9]*\)$|passed \1 failed \2 skipped \3 (${secs}s)|"
-  echo "$out" | grep -E '^not ok' -A40 | grep '^#   ' | head -60
-  tp=$(echo "$out" | grep -cE '^ok ' ); ts=$(echo "$out" | grep -cE '^ok .*# SKIP')
-  tf=$(echo "$out" | grep -cE '^not ok ')
-  if ! echo "$out" | grep -q '^# .*: passed'; then
-    echo "$(basename "$t"): did not finish"; tf=$((tf + 1))
+  n=$(basename "$t" .sh)
+  secs=$(cat "$out/$n.secs" 2>/dev/null || echo "?")
+  grep -E '^(not ok|ok .*# SKIP|#)' "$out/$n.out" | grep -v '^#   ' |
+    sed "s|^|$n: |; s|passed \([0-9]*\) failed \([0-9]*\) skipped \([0-9]*\)$|passed \1 failed \2 skipped \3 (${secs}s)|"
+  grep -E '^not ok' -A40 "$out/$n.out" | grep '^#   ' | head -60
+  tp=$(grep -cE '^ok ' "$out/$n.out"); ts=$(grep -cE '^ok .*# SKIP' "$out/$n.out")
+  tf=$(grep -cE '^not ok ' "$out/$n.out")
+  if ! grep -q '^# .*: passed' "$out/$n.out"; then
+    echo "$n: did not finish"; tail -5 "$out/$n.out"; tf=$((tf + 1))
   fi
   p=$((p + tp - ts)); f=$((f + tf)); s=$((s + ts))
 done
+rm -rf "$out"
 echo "E2E: $p passed, $f failed, $s skipped"
 [ "$f" = 0 ]
