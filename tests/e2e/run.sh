@@ -10,10 +10,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 export LADING
 tests=${*:-$(ls "$here"/t[0-9]*.sh)}
 out=$(mktemp -d "${TMPDIR:-/tmp}/lading-e2e.XXXXXX")
-printf '%s\n' $tests | xargs -P "$LADING_TEST_JOBS" -I{} sh -c '
-  n=$(basename "$1" .sh); start=$(date +%s)
-  bash "$1" >"$2/$n.out" 2>&1
-  echo $(( $(date +%s) - start )) >"$2/$n.secs"' _ {} "$out"
+# Files marked "# lading-test: serial" (load tests whose point is the machine's full attention)
+# run alone, after the others.
+serial=$(grep -l '^# lading-test: serial' $tests 2>/dev/null)
+run_files() { # JOBS FILES...
+  j=$1; shift
+  [ $# -gt 0 ] || return 0
+  printf '%s\n' "$@" | xargs -P "$j" -I{} sh -c '
+    n=$(basename "$1" .sh); start=$(date +%s)
+    bash "$1" >"$2/$n.out" 2>&1
+    echo $(( $(date +%s) - start )) >"$2/$n.secs"' _ {} "$out"
+}
+run_files "$LADING_TEST_JOBS" $(for t in $tests; do echo "$serial" | grep -qx "$t" || echo "$t"; done)
+run_files 1 $serial
 p=0 f=0 s=0
 for t in $tests; do
   n=$(basename "$t" .sh)

@@ -2,6 +2,7 @@
 # Reliability of lading serve under load and crashes (each bounded to a few seconds):
 # 200 concurrent clients pushing and pulling with zero failures and every blob verified;
 # kill -9 in the middle of concurrent pushes, restart, every tag resolves and every blob verifies.
+# lading-test: serial
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/serve-lib.sh"
 require_cmd python3

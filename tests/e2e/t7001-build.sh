@@ -185,6 +185,7 @@ test_expect_success 'failing RUN: command, exit code, output tail and line; noth
 '
 
 test_expect_success 'COPY of a missing file, of ../ and of a .dockerignored file fail clearly' '
+  export LADING_BUILD_LAYERS=$TRASH/layers-private && # its .tmp is ours alone to check
   before=$(refs) &&
   printf "FROM debian:bookworm\nCOPY nothere /x\n" >ctx/D1 &&
   expect_exit 1 lading build -t bad -f ctx/D1 ctx 2>err &&
