@@ -3,6 +3,7 @@
 # referrers), a flipped byte named by digest and by image, --repair into quarantine/ and healing,
 # prune + gc racing a `lading copy` of an image that shares the layers being deleted, and kill -9
 # of gc mid-way. After each: fsck clean.
+# lading-test: serial
 . "$(dirname "$0")/lib.sh"
 require_cmd python3 jq sqlite3
 GEN="$TEST_DIR/t8000-gen-layout.py"
