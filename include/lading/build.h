@@ -102,6 +102,8 @@ int ld_ignore_load(const char *context_dir, ld_ignore **out, ld_error **err); /*
 bool ld_ignore_match(const ld_ignore *ig, const char *path);
 /* True when some "!" pattern could re-include something below dir (so it must be walked). */
 bool ld_ignore_may_reinclude(const ld_ignore *ig, const char *dir);
+/* Number of patterns (0: nothing is excluded). */
+size_t ld_ignore_count(const ld_ignore *ig);
 void ld_ignore_free(ld_ignore *ig);
 
 /* Lint: hadolint's size and tag rules. */
@@ -130,6 +132,10 @@ typedef struct ld_build_opts {
   bool no_cache;
   bool squash;
   bool network_none;
+  const char **secrets;     /* "id=NAME,src=FILE" or "id=NAME,env=VAR" for RUN --mount=type=secret */
+  size_t n_secrets;
+  const char **ssh;         /* "default" or "ID=SOCKET" for RUN --mount=type=ssh */
+  size_t n_ssh;
   bool quiet;
   int64_t timestamp;        /* -1: not set */
   const char *platform;     /* only the host's is supported */

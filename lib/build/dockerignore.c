@@ -146,6 +146,8 @@ bool ld_ignore_may_reinclude(const ld_ignore *ig, const char *dir) {
   return false;
 }
 
+size_t ld_ignore_count(const ld_ignore *ig) { return ig ? ig->n : 0; }
+
 void ld_ignore_free(ld_ignore *ig) {
   if (!ig) return;
   for (size_t i = 0; i < ig->n; i++) free(ig->rules[i].pattern);

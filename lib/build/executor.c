@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -699,6 +700,18 @@ static int parse_chown(const char *spec, long *uid, long *gid) {
   return *end ? -1 : 0;
 }
 
+/* --from=stage|image: a stage built before this one (by name or index), else an image loaded
+ * as a pseudo-stage. *out is a copy the caller frees (stage_clear). */
+static int load_from(builder *b, bl_stage *s, const char *ref, bl_stage **out, ld_error **err) {
+  int dep = ld_df_stage_index(b->df, ref);
+  if (dep >= 0 && (size_t) dep >= (size_t) (s - b->stages)) dep = -1;
+  *out = ld_xcalloc(1, sizeof **out);
+  if (dep < 0) return load_image(b, *out, ref, err);
+  if (build_stage(b, (size_t) dep, err) < 0) return -1;
+  stage_copy(*out, &b->stages[dep]);
+  return 0;
+}
+
 /* Prepares the COPY: expanded sources/dest, the source root, and the digest of the inputs. */
 static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job *j, ld_buf *desc, ld_error **err) {
   bx_copy *c = &j->copy;
@@ -764,20 +777,9 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
   if (from) {
     char *ref;
     if (expand(b, s, in, from, &ref, err) < 0) return -1;
-    int dep = ld_df_stage_index(b->df, ref);
-    if (dep >= 0 && (size_t) dep >= (size_t) (s - b->stages)) dep = -1;
-    if (dep < 0) {
-      /* an image: load it as a pseudo-stage */
-      j->from = ld_xcalloc(1, sizeof *j->from);
-      int r = load_image(b, j->from, ref, err);
-      free(ref);
-      if (r < 0) return ld_error_wrap(err, "%s", c->what);
-    } else {
-      free(ref);
-      if (build_stage(b, (size_t) dep, err) < 0) return -1;
-      j->from = ld_xcalloc(1, sizeof *j->from);
-      stage_copy(j->from, &b->stages[dep]);
-    }
+    int r = load_from(b, s, ref, &j->from, err);
+    free(ref);
+    if (r < 0) return ld_error_wrap(err, "%s", c->what);
     ld_buf_printf(desc, "from=%s\n", j->from->key);
     if (lowers(b, j->from, &j->from_lower, &j->n_from_lower, err) < 0) return -1;
     j->from_mnt = ld_xasprintf("%s/from-XXXXXX", b->tmp);
@@ -909,8 +911,341 @@ static char *mktemp_dir(builder *b, const char *what, ld_error **err) {
   return p;
 }
 
-static int run_step(builder *b, bl_stage *s, const ld_df_instr *in, copy_job *cj, const char *upper,
-                    ld_error **err) {
+/* ---- RUN options: --mount, --network, --security ---- */
+
+typedef struct {
+  bx_mount *m;
+  size_t n;
+  bool network_none;
+  char **env;       /* added to the RUN's environment, not to its key (secrets, SSH_AUTH_SOCK) */
+  size_t n_env;
+  bl_stage **from;  /* stages bound with from=, kept for their layer directories */
+  size_t n_from;
+} run_opts;
+
+static void run_opts_clear(run_opts *ro) {
+  for (size_t i = 0; i < ro->n; i++) bx_mount_clear(&ro->m[i]);
+  free(ro->m);
+  for (size_t i = 0; i < ro->n_env; i++) {
+    explicit_bzero(ro->env[i], strlen(ro->env[i]));
+    free(ro->env[i]);
+  }
+  free(ro->env);
+  for (size_t i = 0; i < ro->n_from; i++) {
+    stage_clear(ro->from[i]);
+    free(ro->from[i]);
+  }
+  free(ro->from);
+  memset(ro, 0, sizeof *ro);
+}
+
+static void run_opts_env(run_opts *ro, char *kv) {
+  ro->env = ld_xrealloc(ro->env, (ro->n_env + 1) * sizeof *ro->env);
+  ro->env[ro->n_env++] = kv;
+}
+
+/* The value of key in "k=v,k2=v2" (a new string), or NULL. */
+static char *csv_get(const char *spec, const char *key) {
+  size_t n = strlen(key);
+  for (const char *p = spec; p && *p;) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t) (end - p) : strlen(p);
+    if (len > n && !strncmp(p, key, n) && p[n] == '=') return ld_xstrndup(p + n + 1, len - n - 1);
+    p = end ? end + 1 : NULL;
+  }
+  return NULL;
+}
+
+/* --secret id=NAME,src=FILE | id=NAME,env=VAR (type=file|env also accepted; neither src nor env:
+ * the environment variable NAME). 1 found, 0 not given, -1 error. */
+static int secret_lookup(builder *b, const char *id, char **data, size_t *len, ld_error **err) {
+  for (size_t i = 0; i < b->o->n_secrets; i++) {
+    const char *spec = b->o->secrets[i];
+    char *sid = csv_get(spec, "id");
+    bool match = sid && !strcmp(sid, id);
+    free(sid);
+    if (!match) continue;
+    char *src = csv_get(spec, "src"), *env = csv_get(spec, "env"), *type = csv_get(spec, "type");
+    if (!src) src = csv_get(spec, "source");
+    if (!src && !env) {
+      if (type && !strcmp(type, "file")) src = ld_xstrdup(id);
+      else env = ld_xstrdup(id);
+    }
+    int r = 1;
+    if (src) {
+      if (ld_read_file(src, 1 << 20, data, len, err) < 0) r = ld_error_wrap(err, "--secret id=%s", id);
+    } else if (getenv(env)) {
+      *data = ld_xstrdup(getenv(env));
+      *len = strlen(*data);
+    } else {
+      r = ld_err(err, ENOENT, "--secret id=%s: environment variable %s is not set", id, env);
+    }
+    free(src);
+    free(env);
+    free(type);
+    return r;
+  }
+  return 0;
+}
+
+/* --ssh default | ID=SOCKET; "default" alone means $SSH_AUTH_SOCK. */
+static char *ssh_lookup(builder *b, const char *id) {
+  for (size_t i = 0; i < b->o->n_ssh; i++) {
+    const char *spec = b->o->ssh[i], *eq = strchr(spec, '=');
+    size_t n = eq ? (size_t) (eq - spec) : strlen(spec);
+    if (strlen(id) != n || strncmp(spec, id, n)) continue;
+    if (eq) return ld_xstrdup(eq + 1);
+    const char *sock = getenv("SSH_AUTH_SOCK");
+    return sock && *sock ? ld_xstrdup(sock) : NULL;
+  }
+  return NULL;
+}
+
+static char **one_lower(const char *dir) {
+  char **l = ld_xcalloc(1, sizeof *l);
+  l[0] = ld_xstrdup(dir);
+  return l;
+}
+
+/* A rw bind sees its writes through an overlay whose upper directory is thrown away. */
+static int overlay_for_writes(builder *b, bx_mount *m, ld_error **err) {
+  if (!m->ov_mnt && !(m->ov_mnt = mktemp_dir(b, "bindmnt", err))) return -1;
+  if (m->readonly) return 0;
+  if (!(m->ov_upper = mktemp_dir(b, "bindup", err)) || !(m->ov_work = mktemp_dir(b, "bindwork", err))) return -1;
+  return 0;
+}
+
+/* bind from the context: its content digest keys the step. With .dockerignore rules the RUN sees a
+ * filtered copy, as BuildKit's context transfer would give it. */
+static int resolve_bind_context(builder *b, bx_mount *m, const char *what, ld_buf *desc, ld_error **err) {
+  bx_copy c = {.src_root = b->context, .ignore = b->ig, .uid = -1, .gid = -1, .chmod = -1, .what = what};
+  char *src = (char *) (m->source && *m->source ? m->source : ".");
+  c.srcs = &src;
+  c.n_srcs = 1;
+  char d[LD_DIGEST_MAX];
+  if (bx_copy_digest(&c, d, err) < 0) return -1;
+  ld_buf_printf(desc, " content=%s", d);
+  return 0;
+}
+
+/* On a cache miss only: the directory the RUN will see for a bind from the context. */
+static int bind_context_root(builder *b, bx_mount *m, ld_error **err) {
+  bx_copy c = {.src_root = b->context, .ignore = b->ig, .uid = -1, .gid = -1, .chmod = -1, .what = "--mount"};
+  char *src = (char *) (m->source && *m->source ? m->source : ".");
+  c.srcs = &src;
+  c.n_srcs = 1;
+  if (ld_ignore_count(b->ig) == 0) {
+    m->root = ld_xstrdup(b->context);
+  } else {
+    char *copy = mktemp_dir(b, "bindctx", err);
+    if (!copy) return -1;
+    int root = open(copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    int cfd = open(b->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int sfd = cfd >= 0 ? ld_open_in_root(cfd, src, O_PATH, 0, NULL) : -1;
+    bool dir = sfd >= 0 && fstat(sfd, &st) == 0 && S_ISDIR(st.st_mode);
+    if (sfd >= 0) close(sfd);
+    if (cfd >= 0) close(cfd);
+    c.dest = "/";
+    c.dest_is_dir = true;
+    int r = root < 0 ? ld_err_sys(err, errno, "open %s", copy) : bx_copy_into(&c, root, err);
+    if (root >= 0) close(root);
+    if (r < 0) { free(copy); return -1; }
+    m->root = copy;
+    if (dir) {
+      free(m->source);
+      m->source = NULL;
+    } else {
+      const char *base = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
+      char *bs = ld_xstrdup(base);
+      free(m->source);
+      m->source = bs;
+    }
+  }
+  if (!m->readonly) {
+    m->lower = (const char **) one_lower(m->root);
+    m->n_lower = 1;
+    return overlay_for_writes(b, m, err);
+  }
+  return 0;
+}
+
+static int resolve_bind(builder *b, bl_stage *s, const ld_df_instr *in, bx_mount *m, run_opts *ro, ld_buf *desc,
+                        const char *what, ld_error **err) {
+  if (m->source) {
+    char *clean;
+    ld_error *e2 = NULL;
+    if (ld_path_clean(m->source, true, &clean, &e2) < 0) {
+      ld_error_free(e2);
+      return ld_err(err, EPERM, "%s: --mount source %s escapes the %s", what, m->source, m->from ? "stage" : "build context");
+    }
+    free(m->source);
+    m->source = clean;
+  }
+  if (!m->from) return resolve_bind_context(b, m, what, desc, err);
+  bl_stage *from;
+  if (load_from(b, s, m->from, &from, err) < 0) return ld_error_wrap(err, "%s --mount from=%s", what, m->from);
+  ro->from = ld_xrealloc(ro->from, (ro->n_from + 1) * sizeof *ro->from);
+  ro->from[ro->n_from++] = from;
+  ld_buf_printf(desc, " from=%s", from->key);
+  (void) in;
+  return 0;
+}
+
+/* On a cache miss only: the stage's layers as directories, for the overlay of a from= bind. */
+static int bind_stage_root(builder *b, bl_stage *from, bx_mount *m, ld_error **err) {
+  char **low;
+  size_t n;
+  if (lowers(b, from, &low, &n, err) < 0) return -1;
+  m->lower = (const char **) low;
+  m->n_lower = n;
+  if (!n) { /* FROM scratch with nothing in it: an empty directory */
+    m->lower[0] = ld_xstrdup(b->empty);
+    m->n_lower = 1;
+  }
+  return overlay_for_writes(b, m, err);
+}
+
+/* A cache mount lives in build-cache/mounts/<sha256 of its id> under the store, across builds. */
+static int resolve_cache(builder *b, bx_mount *m, ld_error **err) {
+  char hex[LD_DIGEST_MAX];
+  ld_digest_buf(LD_SHA256, m->id, strlen(m->id), hex);
+  char *dir = ld_xasprintf("%s/mounts/%s", b->cache, ld_digest_hex(hex)), *lock = ld_xasprintf("%s.lock", dir);
+  int r = 0;
+  if (!ld_path_exists(dir)) {
+    char *tmp = ld_xasprintf("%s.new-%ld", dir, (long) getpid());
+    ld_rm_rf(tmp, NULL);
+    r = ld_mkdir_p(tmp, 0755, err);
+    if (r == 0 && (chown(tmp, m->uid >= 0 ? (uid_t) m->uid : 0, m->gid >= 0 ? (gid_t) m->gid : 0) < 0 ||
+                   chmod(tmp, m->mode >= 0 ? (mode_t) m->mode : 0755) < 0))
+      r = ld_err_sys(err, errno, "cache mount %s", tmp);
+    if (r == 0 && rename(tmp, dir) < 0 && errno != EEXIST && errno != ENOTEMPTY) r = ld_err_sys(err, errno, "rename %s", dir);
+    ld_rm_rf(tmp, NULL);
+    free(tmp);
+  }
+  if (r == 0 && m->sharing != BX_SHARING_SHARED) {
+    m->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (m->lock_fd < 0) r = ld_err_sys(err, errno, "open %s", lock);
+    else if (flock(m->lock_fd, LOCK_EX | (m->sharing == BX_SHARING_PRIVATE ? LOCK_NB : 0)) < 0) {
+      if (m->sharing == BX_SHARING_LOCKED) r = ld_err_sys(err, errno, "lock %s", lock);
+      else { /* private and in use: a fresh directory of our own, discarded */
+        close(m->lock_fd);
+        m->lock_fd = -1;
+        free(dir);
+        dir = mktemp_dir(b, "cache", err);
+        if (!dir) r = -1;
+        else if (m->uid >= 0 || m->gid >= 0 || m->mode >= 0) {
+          if (chown(dir, m->uid >= 0 ? (uid_t) m->uid : 0, m->gid >= 0 ? (gid_t) m->gid : 0) < 0) {}
+          chmod(dir, m->mode >= 0 ? (mode_t) m->mode : 0755);
+        }
+      }
+    }
+  }
+  free(lock);
+  if (r == 0) m->root = dir;
+  else free(dir);
+  if (r == 0 && m->readonly) return 0;
+  return r;
+}
+
+static int resolve_mount(builder *b, bl_stage *s, const ld_df_instr *in, bx_mount *m, run_opts *ro, ld_buf *desc,
+                         const char *what, ld_error **err) {
+  if (m->target) {
+    const char *wd = ld_json_str(s->cfg, "WorkingDir");
+    char *abs = m->target[0] == '/' ? ld_xstrdup(m->target) : ld_xasprintf("%s/%s", wd && *wd ? wd : "", m->target);
+    char *clean;
+    ld_error *e2 = NULL;
+    int r = ld_path_clean(abs, true, &clean, &e2);
+    free(abs);
+    if (r < 0) {
+      ld_error_free(e2);
+      return ld_err(err, EINVAL, "%s: --mount target %s is not a clean path", what, m->target);
+    }
+    free(m->target);
+    m->target = ld_xasprintf("/%s", clean);
+    free(clean);
+    if (!strcmp(m->target, "/")) return ld_err(err, EINVAL, "%s: --mount target cannot be /", what);
+  }
+  bx_mount_describe(m, desc);
+  switch (m->type) {
+    case BX_MOUNT_BIND: return resolve_bind(b, s, in, m, ro, desc, what, err);
+    case BX_MOUNT_CACHE:
+      if (m->from) return ld_err(err, LD_EUNSUPPORTED, "%s: --mount=type=cache,from= is not supported", what);
+      return 0;
+    case BX_MOUNT_TMPFS: return 0;
+    case BX_MOUNT_SECRET: {
+      int r = secret_lookup(b, m->id, &m->data, &m->data_len, err);
+      if (r < 0) return ld_error_wrap(err, "%s", what);
+      if (r == 0 && m->required)
+        return ld_err(err, ENOENT, "%s: secret %s is required but was not given (--secret id=%s,src=FILE)", what, m->id, m->id);
+      if (r == 0) m->skip = true;
+      else if (m->env) {
+        run_opts_env(ro, ld_xasprintf("%s=%.*s", m->env, (int) m->data_len, m->data));
+      }
+      return 0;
+    }
+    case BX_MOUNT_SSH: {
+      if (m->uid >= 0 || m->gid >= 0 || m->mode >= 0)
+        return ld_err(err, LD_EUNSUPPORTED, "%s: --mount=type=ssh: uid, gid and mode are not supported (the agent socket is bound as it is)", what);
+      m->file = ssh_lookup(b, m->id);
+      if (!m->file && m->required)
+        return ld_err(err, ENOENT, "%s: ssh agent %s is required but was not given (--ssh %s, with $SSH_AUTH_SOCK set)", what, m->id, m->id);
+      if (!m->file) m->skip = true;
+      else if (!strcmp(m->id, "default")) run_opts_env(ro, ld_xasprintf("SSH_AUTH_SOCK=%s", m->target));
+      return 0;
+    }
+  }
+  return 0;
+}
+
+/* On a cache miss, before the RUN: the directories and locks behind its mounts. */
+static int materialize_mounts(builder *b, run_opts *ro, ld_error **err) {
+  size_t k = 0;
+  for (size_t i = 0; i < ro->n; i++) {
+    bx_mount *m = &ro->m[i];
+    int r = 0;
+    if (m->type == BX_MOUNT_BIND && m->from) r = bind_stage_root(b, ro->from[k++], m, err);
+    else if (m->type == BX_MOUNT_BIND) r = bind_context_root(b, m, err);
+    else if (m->type == BX_MOUNT_CACHE) r = resolve_cache(b, m, err);
+    if (r < 0) return -1;
+  }
+  return 0;
+}
+
+/* Parses and resolves the flags of a RUN; their key material goes to desc. */
+static int prepare_run(builder *b, bl_stage *s, const ld_df_instr *in, run_opts *ro, ld_buf *desc, ld_error **err) {
+  char *what = ld_xasprintf("%s:%d RUN", b->df->path, in->line);
+  int r = 0;
+  ro->network_none = b->o->network_none;
+  for (size_t i = 0; r == 0 && i < in->n_flags; i++) {
+    const char *k = in->flags[i].key;
+    char *v;
+    if (expand(b, s, in, in->flags[i].value, &v, err) < 0) { r = -1; break; }
+    if (!strcmp(k, "network")) {
+      if (!strcmp(v, "none")) ro->network_none = true;
+      else if (!strcmp(v, "host")) ro->network_none = false;
+      else if (strcmp(v, "default")) r = ld_err(err, EINVAL, "%s: --network=%s: none, host or default", what, v);
+    } else if (!strcmp(k, "security")) {
+      if (!strcmp(v, "insecure"))
+        r = ld_err(err, LD_EUNSUPPORTED, "%s: --security=insecure needs the security.insecure entitlement, which lading does not grant", what);
+      else if (strcmp(v, "sandbox")) r = ld_err(err, EINVAL, "%s: --security=%s: sandbox or insecure", what, v);
+    } else if (!strcmp(k, "mount")) {
+      ro->m = ld_xrealloc(ro->m, (ro->n + 1) * sizeof *ro->m);
+      if (bx_mount_parse(v, &ro->m[ro->n], err) < 0) r = ld_error_wrap(err, "%s", what);
+      else {
+        ro->n++;
+        r = resolve_mount(b, s, in, &ro->m[ro->n - 1], ro, desc, what, err);
+      }
+    }
+    free(v);
+  }
+  ld_buf_printf(desc, "\nnet=%d", ro->network_none);
+  free(what);
+  return r;
+}
+
+static int run_step(builder *b, bl_stage *s, const ld_df_instr *in, copy_job *cj, const run_opts *ro,
+                    const char *upper, ld_error **err) {
   char *work = mktemp_dir(b, "work", err), *mnt = work ? mktemp_dir(b, "mnt", err) : NULL;
   char **low = NULL;
   size_t n_low = 0;
@@ -919,9 +1254,32 @@ static int run_step(builder *b, bl_stage *s, const ld_df_instr *in, copy_job *cj
   if (r == 0 && in->cmd == LD_DF_RUN) {
     bx_run run = {.ov = ov, .mnt = mnt, .argv = run_argv(s, in), .env = run_env(s),
                   .user = ld_json_str(s->cfg, "User"), .workdir = ld_json_str(s->cfg, "WorkingDir"),
-                  .network_none = b->o->network_none, .hosts_file = b->hosts, .resolv_file = "/etc/resolv.conf",
-                  .quiet = b->o->quiet};
-    r = bx_sandbox_run(&run, err);
+                  .network_none = ro->network_none, .mounts = ro->m, .n_mounts = ro->n, .litter_fd = -1,
+                  .hosts_file = b->hosts, .resolv_file = "/etc/resolv.conf", .quiet = b->o->quiet};
+    size_t n_env = 0;
+    while (run.env[n_env]) n_env++;
+    run.env = ld_xrealloc(run.env, (n_env + ro->n_env + 1) * sizeof *run.env);
+    for (size_t i = 0; i < ro->n_env; i++) run.env[n_env++] = ld_xstrdup(ro->env[i]);
+    run.env[n_env] = NULL;
+    char *secrets = NULL, *litter = NULL;
+    if (ro->n) {
+      secrets = mktemp_dir(b, "secrets", err);
+      litter = ld_xasprintf("%s/litter-XXXXXX", b->tmp);
+      run.litter_fd = mkostemp(litter, O_CLOEXEC);
+      run.secrets_dir = secrets;
+      if (!secrets || run.litter_fd < 0) r = ld_err_sys(err, errno, "mkstemp %s", litter);
+    }
+    if (r == 0) r = bx_sandbox_run(&run, err);
+    if (run.litter_fd >= 0) {
+      char *text = NULL;
+      size_t len;
+      if (ld_read_file(litter, 1 << 20, &text, &len, NULL) == 0) bx_clean_mount_points(upper, (const char *const *) low, n_low, text);
+      free(text);
+      close(run.litter_fd);
+      unlink(litter);
+    }
+    free(litter);
+    if (secrets) { rmdir(secrets); free(secrets); }
     if (r == 0 && run.exit_code != 0) {
       char *t = short_text(in->original, 200);
       r = ld_err(err, EIO, "%s:%d: %s failed with exit code %d; last output:\n%s", b->df->path, in->line, t,
@@ -948,17 +1306,21 @@ static int do_layer_step(builder *b, bl_stage *s, bool squash, const ld_df_instr
   double t0 = now_s();
   ld_buf desc = {0};
   copy_job cj = {.b = b, .s = s, .in = in};
+  run_opts ro = {0};
   int r = 0;
   if (in->cmd == LD_DF_RUN) {
-    if (ld_df_flag(in, "mount"))
-      return ld_err(err, LD_EUNSUPPORTED, "%s:%d: RUN --mount is not supported", b->df->path, in->line);
+    if (prepare_run(b, s, in, &ro, &desc, err) < 0) {
+      run_opts_clear(&ro);
+      ld_buf_free(&desc);
+      return -1;
+    }
     char **argv = run_argv(s, in), **env = run_env(s);
     json_t *j = json_array();
     for (char **p = argv; *p; p++) json_array_append_new(j, json_string(*p));
     for (char **p = env; *p; p++) json_array_append_new(j, json_string(*p));
     char *t = json_text(j);
     const char *u = ld_json_str(s->cfg, "User"), *w = ld_json_str(s->cfg, "WorkingDir");
-    ld_buf_printf(&desc, "RUN %s user=%s wd=%s net=%d", t, u ? u : "", w ? w : "", b->o->network_none);
+    ld_buf_printf(&desc, "RUN %s user=%s wd=%s", t, u ? u : "", w ? w : "");
     free(t);
     json_decref(j);
     strv_free_null(argv);
@@ -997,9 +1359,10 @@ static int do_layer_step(builder *b, bl_stage *s, bool squash, const ld_df_instr
     char *upper = squash ? ld_xstrdup(s->squash_upper) : mktemp_dir(b, "upper", err);
     r = upper ? 0 : -1;
     if (r == 0 && cj.url) r = fetch_url(b, &cj, err);
+    if (r == 0 && ro.n) r = materialize_mounts(b, &ro, err);
     if (r == 0) {
       /* in squash mode the stage's own layers are not lowers: they are all in this upper */
-      r = run_step(b, s, in, &cj, upper, err);
+      r = run_step(b, s, in, &cj, &ro, upper, err);
     }
     created = created_now(b);
     if (r == 0 && !squash) {
@@ -1022,6 +1385,7 @@ static int do_layer_step(builder *b, bl_stage *s, bool squash, const ld_df_instr
   free(created);
   snprintf(s->key, sizeof s->key, "%s", key);
   copy_job_clear(&cj);
+  run_opts_clear(&ro);
   return r;
 }
 
