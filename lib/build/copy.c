@@ -2,8 +2,8 @@
  *
  * Sources are paths relative to the context (or to another stage's root for --from). A source
  * with a ".." component is refused ("escapes the build context"); the rest is opened with
- * ld_open_in_root, so a symlink in the context cannot lead outside it either. Wildcards are
- * allowed in the last component. Files the .dockerignore excludes do not exist for the build:
+ * ld_open_in_root, so a symlink in the context cannot lead outside it either. Wildcards may
+ * stand in any component (glob_walk). Files the .dockerignore excludes do not exist for the build:
  * naming one is the same "not found" error as naming a missing file.
  *
  * The digest that keys the cache covers, in sorted order, each file's relative path, type, mode,
@@ -72,6 +72,44 @@ static bool walk_anyway(const bx_copy *c, int root, const char *rel) {
   return dir;
 }
 
+static void add_match(matches *out, char *rel, bool wildcard) {
+  out->m = ld_xrealloc(out->m, (out->n + 1) * sizeof *out->m);
+  out->m[out->n++] = (match){rel, wildcard};
+}
+
+/* Expands the pattern's components [i, n) below the directory rel, in sorted order. Each
+ * component is matched on its own, as Go's filepath.Match does for BuildKit: '*' and '?' never
+ * cross a '/', '[...]' classes ('^' or '!' negates), '\' escapes, and a leading '.' is not
+ * special. A component without metacharacters is looked up, not listed. */
+static void glob_walk(const bx_copy *c, int root, const char *rel, char **comps, size_t i, size_t n, matches *out) {
+  if (i == n) {
+    if (!ignored(c, rel)) add_match(out, ld_xstrdup(rel), true);
+    return;
+  }
+  if (!strpbrk(comps[i], "*?[\\")) {
+    char *next = *rel ? ld_xasprintf("%s/%s", rel, comps[i]) : ld_xstrdup(comps[i]);
+    int fd = ld_open_in_root(root, next, O_PATH, 0, NULL);
+    if (fd >= 0) {
+      close(fd);
+      glob_walk(c, root, next, comps, i + 1, n, out);
+    }
+    free(next);
+    return;
+  }
+  int dfd = ld_open_in_root(root, *rel ? rel : ".", O_RDONLY | O_DIRECTORY, 0, NULL);
+  if (dfd < 0) return;
+  size_t k = 0;
+  char **names = sorted_names(dfd, &k);
+  close(dfd);
+  for (size_t j = 0; j < k; j++) {
+    if (fnmatch(comps[i], names[j], 0) != 0) continue;
+    char *next = *rel ? ld_xasprintf("%s/%s", rel, names[j]) : ld_xstrdup(names[j]);
+    glob_walk(c, root, next, comps, i + 1, n, out);
+    free(next);
+  }
+  ld_strv_free(names, k);
+}
+
 static int resolve(const bx_copy *c, int root, matches *out, ld_error **err) {
   *out = (matches){0};
   for (size_t i = 0; i < c->n_srcs; i++) {
@@ -81,32 +119,18 @@ static int resolve(const bx_copy *c, int root, matches *out, ld_error **err) {
       ld_error_free(e2);
       return ld_err(err, EPERM, "%s: source %s escapes the build context", c->what, c->srcs[i]);
     }
-    const char *slash = strrchr(clean, '/');
-    const char *base = slash ? slash + 1 : clean;
-    if (strpbrk(base, "*?[")) {
-      char *dir = slash ? ld_xstrndup(clean, (size_t) (slash - clean)) : ld_xstrdup("");
-      int dfd = ld_open_in_root(root, *dir ? dir : ".", O_RDONLY | O_DIRECTORY, 0, NULL);
-      size_t n = 0;
-      char **names = dfd >= 0 ? sorted_names(dfd, &n) : NULL;
-      size_t before = out->n;
-      for (size_t k = 0; k < n; k++) {
-        char *rel = *dir ? ld_xasprintf("%s/%s", dir, names[k]) : ld_xstrdup(names[k]);
-        if (fnmatch(base, names[k], FNM_PERIOD) == 0 && !ignored(c, rel)) {
-          out->m = ld_xrealloc(out->m, (out->n + 1) * sizeof *out->m);
-          out->m[out->n++] = (match){rel, true};
-        } else {
-          free(rel);
-        }
+    if (strpbrk(clean, "*?[\\")) {
+      size_t before = out->n, n = 0;
+      char **comps = NULL;
+      for (char *save = NULL, *t = strtok_r(clean, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+        comps = ld_xrealloc(comps, (n + 1) * sizeof *comps);
+        comps[n++] = t;
       }
-      ld_strv_free(names, n);
-      if (dfd >= 0) close(dfd);
-      free(dir);
-      if (out->n == before) {
-        int r = ld_err(err, ENOENT, "%s: no source files were specified by %s (nothing matches, or all excluded by .dockerignore)", c->what, c->srcs[i]);
-        free(clean);
-        return r;
-      }
+      glob_walk(c, root, "", comps, 0, n, out);
+      free(comps);
       free(clean);
+      if (out->n == before)
+        return ld_err(err, ENOENT, "%s: no source files were specified by %s (nothing matches, or all excluded by .dockerignore)", c->what, c->srcs[i]);
       continue;
     }
     int fd = ld_open_in_root(root, *clean ? clean : ".", O_PATH, 0, NULL);
@@ -364,6 +388,39 @@ static int resolve_owner(bx_copy *c, int root, ld_error **err) {
   c->uid = uid;
   c->gid = gid;
   free(spec);
+  return r;
+}
+
+int bx_mkdir_owned(const bx_copy *c0, int root, const char *path, ld_error **err) {
+  bx_copy copy = *c0, *c = &copy;
+  if (c->chown_names && resolve_owner(c, root, err) < 0) return -1;
+  uid_t uid = c->uid < 0 ? 0 : (uid_t) c->uid;
+  gid_t gid = c->gid < 0 ? 0 : (gid_t) c->gid;
+  char *clean;
+  if (ld_path_clean(path, true, &clean, err) < 0) return -1;
+  int r = 0;
+  for (char *p = clean; r == 0 && *clean;) {
+    char *slash = strchr(p, '/');
+    if (slash) *slash = 0;
+    int fd = ld_open_in_root(root, clean, O_PATH, 0, NULL);
+    if (fd < 0) { /* missing: made here, owned by the stage's USER */
+      char *name = strrchr(clean, '/');
+      if (name) *name = 0;
+      int parent = ld_open_in_root(root, name ? clean : ".", O_RDONLY | O_DIRECTORY, 0, err);
+      if (name) *name = '/';
+      const char *base = name ? name + 1 : clean;
+      if (parent < 0) r = -1;
+      else if (mkdirat(parent, base, 0755) < 0 || fchownat(parent, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+        r = ld_err_sys(err, errno, "%s: create %s", c->what, path);
+      if (parent >= 0) close(parent);
+    } else {
+      close(fd);
+    }
+    if (!slash) break;
+    *slash = '/';
+    p = slash + 1;
+  }
+  free(clean);
   return r;
 }
 

@@ -595,6 +595,9 @@ typedef struct {
   char *from_mnt;
   char *url, *checksum; /* ADD URL --checksum=sha256:... */
   char *url_dir;
+  char *mkdir_path;     /* WORKDIR: the directory to create */
+  bx_copy url_copy;     /* ADD URL: the downloaded file, beside the local sources */
+  char *url_name;
 } copy_job;
 
 static int copy_child(void *arg, ld_error **err) {
@@ -606,7 +609,10 @@ static int copy_child(void *arg, ld_error **err) {
   }
   int root = open(j->mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) return ld_err_sys(err, errno, "open %s", j->mnt);
-  int r = bx_copy_into(&j->copy, root, err);
+  int r = 0;
+  if (j->mkdir_path) r = bx_mkdir_owned(&j->copy, root, j->mkdir_path, err);
+  else if (j->copy.n_srcs || j->copy.heredoc_name) r = bx_copy_into(&j->copy, root, err);
+  if (r == 0 && j->url) r = bx_copy_into(&j->url_copy, root, err);
   close(root);
   return r;
 }
@@ -750,24 +756,35 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
     ld_buf_puts(desc, d);
     return 0;
   }
+  if (n_src > 1 && !trailing)
+    return ld_err(err, EINVAL, "%s: with several sources the destination must be a directory ending in /", c->what);
   c->srcs = ld_xcalloc(n_src, sizeof *c->srcs);
   for (size_t i = 0; i < n_src; i++) {
-    if (expand(b, s, in, in->args[i], &c->srcs[i], err) < 0) return -1;
-    c->n_srcs++;
-    if (is_url(c->srcs[i])) {
-      if (in->cmd != LD_DF_ADD) return ld_err(err, EINVAL, "%s: a URL (%s) can only be ADDed", c->what, c->srcs[i]);
-      const char *sum = ld_df_flag(in, "checksum");
-      if (!sum || ld_digest_validate(sum, NULL) < 0)
-        return ld_err(err, EINVAL, "%s: ADD of a URL needs --checksum=sha256:<hex> (got %s)", c->what, sum ? sum : "none");
-      if (n_src != 1) return ld_err(err, LD_EUNSUPPORTED, "%s: ADD of a URL takes one source", c->what);
-      j->url = ld_xstrdup(c->srcs[i]);
-      j->checksum = ld_xstrdup(sum);
+    char *src;
+    if (expand(b, s, in, in->args[i], &src, err) < 0) return -1;
+    if (!is_url(src)) {
+      c->srcs[c->n_srcs++] = src;
+      continue;
     }
+    /* A URL: its content is pinned by --checksum, so the key needs no download. One --checksum
+     * pins one URL: several URLs in one ADD cannot all be checked. */
+    int r = 0;
+    const char *sum = ld_df_flag(in, "checksum");
+    if (in->cmd != LD_DF_ADD) r = ld_err(err, EINVAL, "%s: a URL (%s) can only be ADDed", c->what, src);
+    else if (!sum || ld_digest_validate(sum, NULL) < 0)
+      r = ld_err(err, EINVAL, "%s: ADD of a URL needs --checksum=sha256:<hex> (got %s)", c->what, sum ? sum : "none");
+    else if (j->url)
+      r = ld_err(err, LD_EUNSUPPORTED, "%s: --checksum pins one URL; %s and %s need one ADD each", c->what, j->url, src);
+    if (r < 0) { free(src); return -1; }
+    j->url = src;
+    j->checksum = ld_xstrdup(sum);
+    ld_buf_printf(desc, "url=%s checksum=%s\n", j->url, j->checksum);
   }
-  if (j->url) { /* the content is known by its checksum: no download for the cache key */
-    ld_buf_printf(desc, "%s url=%s checksum=%s chown=%ld:%ld/%s chmod=%o dest=%s%s\n", in->keyword, j->url,
-                  j->checksum, c->uid, c->gid, c->chown_names ? c->chown_names : "", c->chmod, c->dest,
-                  trailing ? "/" : "");
+  if (!j->url && ld_df_flag(in, "checksum"))
+    return ld_err(err, EINVAL, "%s: --checksum is only for a URL source", c->what);
+  if (j->url && !c->n_srcs) {
+    ld_buf_printf(desc, "%s chown=%ld:%ld/%s chmod=%o dest=%s%s\n", in->keyword, c->uid, c->gid,
+                  c->chown_names ? c->chown_names : "", c->chmod, c->dest, trailing ? "/" : "");
     return 0;
   }
   const char *from = ld_df_flag(in, "from");
@@ -808,6 +825,8 @@ static void copy_job_clear(copy_job *j) {
   if (j->from_mnt) { rmdir(j->from_mnt); free(j->from_mnt); }
   free(j->url);
   free(j->checksum);
+  free(j->mkdir_path);
+  free(j->url_name);
   if (j->url_dir) { ld_rm_rf(j->url_dir, NULL); free(j->url_dir); }
 }
 
@@ -853,12 +872,15 @@ static int fetch_url(builder *b, copy_job *j, ld_error **err) {
   ld_hasher_free(h);
   if (r == 0 && strcmp(got, j->checksum))
     r = ld_err(err, LD_EDIGEST, "%s: %s has digest %s, --checksum says %s", j->copy.what, j->url, got, j->checksum);
-  if (r == 0) {
+  if (r == 0) { /* copied like a context file named after the URL; ADD does not unpack downloads */
     chmod(path, 0600);
-    j->copy.src_root = j->url_dir;
-    free(j->copy.srcs[0]);
-    j->copy.srcs[0] = name;
-    j->copy.extract_archives = false; /* ADD does not unpack downloaded archives */
+    j->url_copy = j->copy;
+    j->url_copy.src_root = j->url_dir;
+    j->url_copy.ignore = NULL;
+    j->url_copy.srcs = &j->url_name;
+    j->url_copy.n_srcs = 1;
+    j->url_copy.extract_archives = false;
+    j->url_name = name;
     name = NULL;
   }
   free(name);
@@ -1308,7 +1330,15 @@ static int do_layer_step(builder *b, bl_stage *s, bool squash, const ld_df_instr
   copy_job cj = {.b = b, .s = s, .in = in};
   run_opts ro = {0};
   int r = 0;
-  if (in->cmd == LD_DF_RUN) {
+  if (in->cmd == LD_DF_WORKDIR) {
+    /* the config change, then the directory, in a layer of its own when it had to be made */
+    if (do_meta(b, s, in, err) < 0) return -1;
+    const char *wd = ld_json_str(s->cfg, "WorkingDir"), *u = ld_json_str(s->cfg, "User");
+    cj.mkdir_path = ld_xstrdup(wd);
+    cj.copy = (bx_copy){.uid = -1, .gid = -1, .chmod = -1, .chown_names = u && *u ? ld_xstrdup(u) : NULL,
+                        .what = ld_xasprintf("%s:%d WORKDIR", b->df->path, in->line)};
+    ld_buf_printf(&desc, "WORKDIR %s user=%s", wd, u ? u : "");
+  } else if (in->cmd == LD_DF_RUN) {
     if (prepare_run(b, s, in, &ro, &desc, err) < 0) {
       run_opts_clear(&ro);
       ld_buf_free(&desc);
@@ -1419,7 +1449,8 @@ static int do_meta_step(builder *b, bl_stage *s, const ld_df_instr *in, ld_error
 /* ---- stages ---- */
 
 static int exec_instr(builder *b, bl_stage *s, bool squash, const ld_df_instr *in, ld_error **err) {
-  if (in->cmd == LD_DF_RUN || in->cmd == LD_DF_COPY || in->cmd == LD_DF_ADD) return do_layer_step(b, s, squash, in, err);
+  if (in->cmd == LD_DF_RUN || in->cmd == LD_DF_COPY || in->cmd == LD_DF_ADD || in->cmd == LD_DF_WORKDIR)
+    return do_layer_step(b, s, squash, in, err);
   return do_meta_step(b, s, in, err);
 }
 

@@ -111,6 +111,9 @@ typedef struct bx_copy {
 
 /* Content digest of the sources (names, modes, sizes, contents, link targets). */
 int bx_copy_digest(const bx_copy *c, char out[LD_DIGEST_MAX], ld_error **err);
+/* WORKDIR: mkdir -p of path in the root; the directories it makes get c's owner (chown_names,
+ * resolved in the root, or uid/gid), as BuildKit creates a WORKDIR for the stage's USER. */
+int bx_mkdir_owned(const bx_copy *c, int root, const char *path, ld_error **err);
 /* Copies into the root at rootfd (the merged overlay). */
 int bx_copy_into(const bx_copy *c, int rootfd, ld_error **err);
 

@@ -1,0 +1,90 @@
+#!/bin/bash
+# Instruction forms checked against BuildKit's reference: WORKDIR creates its directory (owned by
+# USER, in a layer of its own), COPY/ADD globs in every path component, ADD of several sources with
+# URLs, COPY --exclude and --parents.
+. "$(dirname "$0")/lib.sh"
+require_root
+require_cmd skopeo jq
+
+if [ -z "${_skip_reason:-}" ]; then
+  LAYOUT=$(debian_base_layout) || test_skip_rest "no debian base"
+  export LADING_BUILD_LAYERS="$LADING_TEST_CACHE/build-layers"
+  mkdir "$TRASH/www" && echo "file a" >"$TRASH/www/a.txt" && echo "file b" >"$TRASH/www/b.txt" && HTTP_PORT=$(free_port)
+  (cd "$TRASH/www" && exec python3 -m http.server --bind 127.0.0.1 "$HTTP_PORT" >/dev/null 2>&1) &
+  test_at_end "kill $!"
+fi
+
+# "mode uid/gid name" of every entry of layer $2 (index, 0 = first) of image $1
+layer_entries() {
+  l=$(skopeo inspect "oci:$LADING_ROOT:docker.io/library/$1:latest" | jq -r ".Layers[$2]") &&
+  tar tvzf "$LADING_ROOT/blobs/sha256/${l#sha256:}" --numeric-owner | awk '{print $1, $2, $6}' | sort -k3
+}
+layer_names() {
+  l=$(skopeo inspect "oci:$LADING_ROOT:docker.io/library/$1:latest" | jq -r ".Layers[$2]") &&
+  tar tzf "$LADING_ROOT/blobs/sha256/${l#sha256:}" | sort
+}
+n_layers() { skopeo inspect "oci:$LADING_ROOT:docker.io/library/$1:latest" | jq ".Layers | length"; }
+
+test_expect_success 'setup: the debian base in the store' '
+  lading copy "oci:$LAYOUT:bookworm" debian:bookworm >/dev/null && mkdir ctx
+'
+
+test_expect_success 'WORKDIR creates a missing directory in its own layer, owned by USER; an existing one adds no layer' '
+  cat >ctx/Dockerfile.wd <<-\EOT &&
+	FROM debian:bookworm
+	USER nobody
+	WORKDIR /srv/app/data
+	USER root
+	WORKDIR /unused/dir
+	WORKDIR /srv
+	RUN test "$(stat -c %U /srv/app/data)" = nobody
+	EOT
+  lading build -q -t wd -f ctx/Dockerfile.wd ctx >/dev/null &&
+  test "$(n_layers wd)" = 3 &&
+  layer_entries wd 1 >got && grep " 65534/65534 srv/app/$" got && grep "^drwxr-xr-x 65534/65534 srv/app/data/$" got &&
+  grep " 0/0 srv/$" got && test $(wc -l <got) = 3 &&
+  layer_names wd 2 >got && printf "unused/\nunused/dir/\n" >expect && diff expect got &&
+  skopeo inspect --config "oci:$LADING_ROOT:docker.io/library/wd:latest" >cfg &&
+  jq -e ".config.WorkingDir == \"/srv\"" cfg && jq -e "[.history[] | select(.created_by == \"WORKDIR /srv\")][0].empty_layer" cfg
+'
+
+test_expect_success 'COPY globs match in every path component (Go filepath.Match rules), .dockerignore still applies' '
+  mkdir -p ctx/src/a/conf ctx/src/b/conf ctx/src/c/other ctx/src/.h/conf &&
+  echo a >ctx/src/a/conf/x.yml && echo b >ctx/src/b/conf/y.yml && echo no >ctx/src/b/conf/z.txt &&
+  echo c >ctx/src/c/other/w.yml && echo h >ctx/src/.h/conf/h.yml && echo ig >ctx/src/a/conf/ignored.yml &&
+  echo "q" >ctx/src/q1.txt && echo "star" >"ctx/src/st*r" &&
+  printf "src/a/conf/ignored.yml\n" >ctx/.dockerignore &&
+  cat >ctx/Dockerfile.glob <<-\EOT &&
+	FROM scratch
+	COPY src/*/conf/*.yml /etc/conf/
+	COPY src/[a-b]/c?nf/[^xz]*.yml src/q?.txt /other/
+	COPY src/st\*r /lit/
+	EOT
+  lading build -q -t glob -f ctx/Dockerfile.glob ctx >/dev/null &&
+  layer_names glob 0 >got && printf "etc/\netc/conf/\netc/conf/h.yml\netc/conf/x.yml\netc/conf/y.yml\n" >expect && diff expect got &&
+  layer_names glob 1 >got && printf "other/\nother/q1.txt\nother/y.yml\n" >expect && diff expect got &&
+  layer_names glob 2 >got && printf "lit/\nlit/st*r\n" >expect && diff expect got
+'
+
+test_expect_success 'a glob that matches nothing is an error naming the pattern' '
+  printf "FROM scratch\nCOPY src/*/nothing/*.yml /x/\n" >ctx/Dockerfile.nomatch &&
+  expect_exit 1 lading build -q -f ctx/Dockerfile.nomatch ctx 2>err &&
+  grep "Dockerfile.nomatch:2 COPY: no source files were specified by src/\*/nothing/\*.yml" err
+'
+
+test_expect_success 'ADD of a URL beside local sources, into a directory; several URLs need one ADD each' '
+  port=$HTTP_PORT && wait_http "http://127.0.0.1:$port/a.txt" &&
+  sum=$(sha256sum "$TRASH/www/a.txt" | cut -d" " -f1) &&
+  echo local >ctx/local.txt &&
+  printf "FROM scratch\nADD --checksum=sha256:$sum http://127.0.0.1:$port/a.txt local.txt /d/\n" >ctx/Dockerfile.urls &&
+  lading build -q -t urls -f ctx/Dockerfile.urls ctx >/dev/null &&
+  layer_names urls 0 >got && printf "d/\nd/a.txt\nd/local.txt\n" >expect && diff expect got &&
+  printf "FROM scratch\nADD --checksum=sha256:$sum http://127.0.0.1:$port/a.txt http://127.0.0.1:$port/b.txt /d/\n" >ctx/Dockerfile.urls2 &&
+  expect_exit 1 lading build -q -f ctx/Dockerfile.urls2 ctx 2>err &&
+  grep "Dockerfile.urls2:2 ADD: --checksum pins one URL; http://127.0.0.1:$port/a.txt and http://127.0.0.1:$port/b.txt need one ADD each" err &&
+  printf "FROM scratch\nADD http://127.0.0.1:$port/a.txt local.txt /d\n" >ctx/Dockerfile.urls3 &&
+  expect_exit 1 lading build -q -f ctx/Dockerfile.urls3 ctx 2>err &&
+  grep "Dockerfile.urls3:2 ADD: with several sources the destination must be a directory ending in /" err
+'
+
+test_done
