@@ -29,8 +29,9 @@
 #include "lading/util.h"
 
 typedef struct {
-  char *rel;     /* path relative to src_root */
-  bool wildcard; /* came from a pattern */
+  char *rel;       /* path relative to src_root */
+  bool wildcard;   /* came from a pattern */
+  size_t keep_from; /* --parents: rel + keep_from is the path kept under the destination */
 } match;
 
 typedef struct {
@@ -62,6 +63,18 @@ static char **sorted_names(int dfd, size_t *n) {
 
 static bool ignored(const bx_copy *c, const char *rel) { return c->ignore && *rel && ld_ignore_match(c->ignore, rel); }
 
+/* --exclude: the path below the source being copied (a file source: its own name). */
+static bool excluded(const bx_copy *c, const char *rel) {
+  if (!c->exclude || !c->top) return false;
+  size_t n = strlen(c->top);
+  const char *below;
+  if (!strcmp(rel, c->top)) below = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+  else if (!n) below = rel;
+  else if (!strncmp(rel, c->top, n) && rel[n] == '/') below = rel + n + 1;
+  else return false;
+  return *below && ld_ignore_match(c->exclude, below);
+}
+
 /* Walk into an excluded directory when a "!" pattern may re-include something below it. */
 static bool walk_anyway(const bx_copy *c, int root, const char *rel) {
   if (!c->ignore || !ld_ignore_may_reinclude(c->ignore, rel)) return false;
@@ -74,7 +87,19 @@ static bool walk_anyway(const bx_copy *c, int root, const char *rel) {
 
 static void add_match(matches *out, char *rel, bool wildcard) {
   out->m = ld_xrealloc(out->m, (out->n + 1) * sizeof *out->m);
-  out->m[out->n++] = (match){rel, wildcard};
+  out->m[out->n++] = (match){rel, wildcard, 0};
+}
+
+/* --parents keeps the path after a "/./" pivot in the source, else the whole path. */
+static size_t pivot_len(const char *src) {
+  const char *p = strstr(src, "/./");
+  if (!p) return 0;
+  char *prefix = ld_xstrndup(src, (size_t) (p - src)), *clean = NULL;
+  size_t n = 0;
+  if (ld_path_clean(prefix, true, &clean, NULL) == 0) n = *clean ? strlen(clean) + 1 : 0;
+  free(prefix);
+  free(clean);
+  return n;
 }
 
 /* Expands the pattern's components [i, n) below the directory rel, in sorted order. Each
@@ -83,7 +108,9 @@ static void add_match(matches *out, char *rel, bool wildcard) {
  * special. A component without metacharacters is looked up, not listed. */
 static void glob_walk(const bx_copy *c, int root, const char *rel, char **comps, size_t i, size_t n, matches *out) {
   if (i == n) {
-    if (!ignored(c, rel)) add_match(out, ld_xstrdup(rel), true);
+    bx_copy self = *c;
+    self.top = rel;
+    if (!ignored(c, rel) && !excluded(&self, rel)) add_match(out, ld_xstrdup(rel), true);
     return;
   }
   if (!strpbrk(comps[i], "*?[\\")) {
@@ -110,9 +137,22 @@ static void glob_walk(const bx_copy *c, int root, const char *rel, char **comps,
   ld_strv_free(names, k);
 }
 
+static int resolve_one(const bx_copy *c, int root, size_t i, matches *out, ld_error **err);
+
 static int resolve(const bx_copy *c, int root, matches *out, ld_error **err) {
   *out = (matches){0};
   for (size_t i = 0; i < c->n_srcs; i++) {
+    size_t first = out->n, keep = c->parents ? pivot_len(c->srcs[i]) : 0;
+    int r = resolve_one(c, root, i, out, err);
+    for (size_t k = first; k < out->n; k++)
+      if (strlen(out->m[k].rel) >= keep) out->m[k].keep_from = keep;
+    if (r < 0) return -1;
+  }
+  return 0;
+}
+
+static int resolve_one(const bx_copy *c, int root, size_t i, matches *out, ld_error **err) {
+  {
     char *clean;
     ld_error *e2 = NULL;
     if (ld_path_clean(c->srcs[i], true, &clean, &e2) < 0) {
@@ -131,7 +171,7 @@ static int resolve(const bx_copy *c, int root, matches *out, ld_error **err) {
       free(clean);
       if (out->n == before)
         return ld_err(err, ENOENT, "%s: no source files were specified by %s (nothing matches, or all excluded by .dockerignore)", c->what, c->srcs[i]);
-      continue;
+      return 0;
     }
     int fd = ld_open_in_root(root, *clean ? clean : ".", O_PATH, 0, NULL);
     if (fd < 0 || ignored(c, clean)) {
@@ -142,8 +182,7 @@ static int resolve(const bx_copy *c, int root, matches *out, ld_error **err) {
       return r;
     }
     close(fd);
-    out->m = ld_xrealloc(out->m, (out->n + 1) * sizeof *out->m);
-    out->m[out->n++] = (match){clean, false};
+    add_match(out, clean, false);
   }
   return 0;
 }
@@ -194,7 +233,7 @@ static int hash_tree(const bx_copy *c, ld_hasher *h, int root, const char *rel, 
   int r = 0;
   for (size_t i = 0; i < n && r == 0; i++) {
     char *child = *rel ? ld_xasprintf("%s/%s", rel, names[i]) : ld_xstrdup(names[i]);
-    if (!ignored(c, child) || walk_anyway(c, root, child)) r = hash_entry(c, h, root, child, false, err);
+    if (!excluded(c, child) && (!ignored(c, child) || walk_anyway(c, root, child))) r = hash_entry(c, h, root, child, false, err);
     free(child);
   }
   ld_strv_free(names, n);
@@ -216,7 +255,11 @@ int bx_copy_digest(const bx_copy *c, char out[LD_DIGEST_MAX], ld_error **err) {
   }
   matches m;
   int r = resolve(c, root, &m, err);
-  for (size_t i = 0; r == 0 && i < m.n; i++) r = hash_entry(c, h, root, m.m[i].rel, true, err);
+  bx_copy each = *c;
+  for (size_t i = 0; r == 0 && i < m.n; i++) {
+    each.top = m.m[i].rel;
+    r = hash_entry(&each, h, root, m.m[i].rel, true, err);
+  }
   matches_free(&m);
   close(root);
   ld_hasher_final(h, out);
@@ -296,7 +339,8 @@ static int copy_dir_contents(const bx_copy *c, int sroot, const char *srel, int 
   int r = 0;
   for (size_t i = 0; i < n && r == 0; i++) {
     char *child = *srel ? ld_xasprintf("%s/%s", srel, names[i]) : ld_xstrdup(names[i]);
-    if (!ignored(c, child) || walk_anyway(c, sroot, child)) r = copy_entry(c, sroot, child, false, ddir, names[i], err);
+    if (!excluded(c, child) && (!ignored(c, child) || walk_anyway(c, sroot, child)))
+      r = copy_entry(c, sroot, child, false, ddir, names[i], err);
     free(child);
   }
   ld_strv_free(names, n);
@@ -443,14 +487,18 @@ int bx_copy_into(const bx_copy *c0, int root, ld_error **err) {
     int pfd = ld_open_in_root(sroot, *rel ? rel : ".", O_PATH, 0, err);
     if (pfd < 0 || fstat(pfd, &st) < 0) { if (pfd >= 0) close(pfd); r = -1; break; }
     close(pfd);
-    const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+    c->top = rel;
+    const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel, *kept = rel + m.m[i].keep_from;
     if (S_ISDIR(st.st_mode) || (c->extract_archives && is_local_archive(rel))) {
-      int ddir = bx_mkdir_in_root(root, c->dest, 0755, err);
+      char *dir = c->parents && S_ISDIR(st.st_mode) && *kept ? ld_xasprintf("%s/%s", c->dest, kept) : ld_xstrdup(c->dest);
+      int ddir = bx_mkdir_in_root(root, dir, 0755, err);
+      free(dir);
       if (ddir < 0) { r = -1; break; }
       r = S_ISDIR(st.st_mode) ? copy_dir_contents(c, sroot, rel, ddir, err) : extract(c, sroot, rel, ddir, err);
       close(ddir);
     } else {
-      char *target = dest_dir ? ld_xasprintf("%s/%s", c->dest, base) : ld_xstrdup(c->dest);
+      char *target = c->parents ? ld_xasprintf("%s/%s", c->dest, kept)
+                     : dest_dir ? ld_xasprintf("%s/%s", c->dest, base) : ld_xstrdup(c->dest);
       char *slash = strrchr(target, '/');
       *slash = 0;
       int ddir = bx_mkdir_in_root(root, *target ? target : "/", 0755, err);

@@ -596,6 +596,7 @@ typedef struct {
   char *url, *checksum; /* ADD URL --checksum=sha256:... */
   char *url_dir;
   char *mkdir_path;     /* WORKDIR: the directory to create */
+  ld_ignore *exclude;   /* COPY/ADD --exclude */
   bx_copy url_copy;     /* ADD URL: the downloaded file, beside the local sources */
   char *url_name;
 } copy_job;
@@ -718,6 +719,24 @@ static int load_from(builder *b, bl_stage *s, const char *ref, bl_stage **out, l
   return 0;
 }
 
+/* --exclude=PATTERN (repeatable): .dockerignore-style patterns, matched below each source. */
+static int prepare_exclude(builder *b, bl_stage *s, const ld_df_instr *in, copy_job *j, ld_buf *desc, ld_error **err) {
+  ld_buf text = {0};
+  for (size_t i = 0; i < in->n_flags; i++) {
+    if (strcmp(in->flags[i].key, "exclude")) continue;
+    char *v;
+    if (expand(b, s, in, in->flags[i].value, &v, err) < 0) { ld_buf_free(&text); return -1; }
+    ld_buf_printf(&text, "%s\n", v);
+    ld_buf_printf(desc, "exclude=%s\n", v);
+    free(v);
+  }
+  if (!text.len) return 0;
+  int r = ld_ignore_parse(text.data, text.len, &j->exclude, err);
+  ld_buf_free(&text);
+  j->copy.exclude = j->exclude;
+  return r;
+}
+
 /* Prepares the COPY: expanded sources/dest, the source root, and the digest of the inputs. */
 static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job *j, ld_buf *desc, ld_error **err) {
   bx_copy *c = &j->copy;
@@ -742,6 +761,11 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
     else free(spec);
   }
   if (ld_df_flag(in, "chmod")) c->chmod = (int) strtol(ld_df_flag(in, "chmod"), NULL, 8);
+  if (prepare_exclude(b, s, in, j, desc, err) < 0) return -1;
+  if (ld_df_flag(in, "parents")) {
+    c->parents = strcmp(ld_df_flag(in, "parents"), "false") != 0;
+    ld_buf_printf(desc, "parents=%d\n", c->parents);
+  }
   if (in->n_heredocs) {
     c->heredoc_name = in->heredocs[0].name;
     char *content = NULL;
@@ -826,6 +850,7 @@ static void copy_job_clear(copy_job *j) {
   free(j->url);
   free(j->checksum);
   free(j->mkdir_path);
+  ld_ignore_free(j->exclude);
   free(j->url_name);
   if (j->url_dir) { ld_rm_rf(j->url_dir, NULL); free(j->url_dir); }
 }

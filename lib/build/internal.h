@@ -107,6 +107,9 @@ typedef struct bx_copy {
   const char *heredoc_name; /* COPY <<EOF: the file to create with heredoc_content */
   const char *heredoc_content;
   const char *what;         /* "Dockerfile:7 COPY" */
+  const ld_ignore *exclude; /* --exclude patterns, matched below each source (a file: its name) */
+  bool parents;             /* --parents: keep each source's path (below a "/./" pivot) */
+  const char *top;          /* set while walking one source: the source's path */
 } bx_copy;
 
 /* Content digest of the sources (names, modes, sizes, contents, link targets). */

@@ -87,4 +87,19 @@ test_expect_success 'ADD of a URL beside local sources, into a directory; severa
   grep "Dockerfile.urls3:2 ADD: with several sources the destination must be a directory ending in /" err
 '
 
+test_expect_success 'COPY --exclude (repeatable) and COPY --parents (with a /./ pivot), as BuildKit 1.19/1.20 made them stable' '
+  mkdir -p ctx/pkg/a ctx/pkg/b/deep && echo 1 >ctx/pkg/a/package.json && echo 2 >ctx/pkg/b/package.json &&
+  echo 3 >ctx/pkg/b/deep/notes.txt && echo 4 >ctx/pkg/b/deep/keep.md && echo 5 >ctx/pkg/a/x.log &&
+  cat >ctx/Dockerfile.ex <<-\EOT &&
+	FROM scratch
+	COPY --exclude=**/*.txt --exclude=a/*.log pkg /all/
+	COPY --parents pkg/*/package.json /p/
+	COPY --parents ./pkg/./b/deep /q/
+	EOT
+  lading build -q -t ex -f ctx/Dockerfile.ex ctx >/dev/null &&
+  layer_names ex 0 >got && printf "all/\nall/a/\nall/a/package.json\nall/b/\nall/b/deep/\nall/b/deep/keep.md\nall/b/package.json\n" >expect && diff expect got &&
+  layer_names ex 1 >got && printf "p/\np/pkg/\np/pkg/a/\np/pkg/a/package.json\np/pkg/b/\np/pkg/b/package.json\n" >expect && diff expect got &&
+  layer_names ex 2 >got && printf "q/\nq/b/\nq/b/deep/\nq/b/deep/keep.md\nq/b/deep/notes.txt\n" >expect && diff expect got
+'
+
 test_done
