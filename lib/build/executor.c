@@ -18,6 +18,11 @@
  * upper directory of a finished step simply moves there. A layer only in the store (a base image,
  * or after the unpacked copy was removed) is unpacked the first time a RUN or COPY needs it.
  *
+ * RUN --mount: the options are parsed in mounts.c; here they are resolved (a bind's content digest
+ * or stage key and a secret's value go into the step key or the environment; on a cache miss only,
+ * the filtered context copy, the stage overlay and the cache directory with its flock are made),
+ * and the sandbox mounts them. WORKDIR is a layer step too: it creates its directory for USER.
+ *
  * Reproducibility: with --timestamp / SOURCE_DATE_EPOCH, history, config and every tar entry get
  * that time; tar entries are sorted and gzip is deterministic (layer_write.h). Without it, a
  * rebuild from cache still gives the same digest: the creation times come from the cache.
@@ -795,6 +800,8 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
     int r = 0;
     const char *sum = ld_df_flag(in, "checksum");
     if (in->cmd != LD_DF_ADD) r = ld_err(err, EINVAL, "%s: a URL (%s) can only be ADDed", c->what, src);
+    else if (ld_str_has_suffix(src, ".git") || strstr(src, ".git#"))
+      r = ld_err(err, LD_EUNSUPPORTED, "%s: ADD of a git repository (%s) is not supported", c->what, src);
     else if (!sum || ld_digest_validate(sum, NULL) < 0)
       r = ld_err(err, EINVAL, "%s: ADD of a URL needs --checksum=sha256:<hex> (got %s)", c->what, sum ? sum : "none");
     else if (j->url)

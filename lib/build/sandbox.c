@@ -13,6 +13,14 @@
  * error message of a failing RUN. Mount points created only to hold mounts (an empty /proc, an
  * empty /etc/hosts the image did not have) are removed from the upper directory afterwards, so
  * the layer carries only what the command did.
+ *
+ * RUN --mount: B makes each mount before pivoting, in the order written: binds (from a host
+ * directory, or from an overlay of a stage's layers, with a throw-away upper when rw), caches,
+ * tmpfs, secrets (copied into a tmpfs of this namespace, never to disk) and the ssh agent socket.
+ * Every target is opened inside the root (openat2 RESOLVE_IN_ROOT) and mounted through its
+ * /proc/self/fd path, so an image's symlink cannot send a mount outside the root. Mount points
+ * that had to be created are written to the litter fd; the builder removes them from the upper
+ * directory afterwards (bx_clean_mount_points), with the parents that were copied up only for them.
  */
 #include <dirent.h>
 #include <errno.h>

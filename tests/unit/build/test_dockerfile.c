@@ -114,6 +114,7 @@ static void test_parse_errors(void **state) {
 static const char *lookup(void *arg, const char *name) {
   if (!strcmp(name, "A")) return "alpha";
   if (!strcmp(name, "EMPTY")) return "";
+  if (!strcmp(name, "P")) return "dir/sub/file.tar.gz";
   return NULL;
 }
 
@@ -125,6 +126,10 @@ static void test_expand(void **state) {
       {"\\$A", "$A"}, {"${UNSET:-def}", "def"}, {"${EMPTY:-def}", "def"}, {"${EMPTY-def}", ""},
       {"${A:+set}", "set"}, {"${UNSET:+set}", ""}, {"${UNSET:-${A}}", "alpha"}, {"a$", "a$"},
       {"$UNSET.x", ".x"}, {"\"a\\\"b\"", "a\"b"}, {"\"a\\nb\"", "a\\nb"}, {"${A:-'x y'}", "alpha"},
+      /* Dockerfile 1.7 pattern forms */
+      {"${P#*/}", "sub/file.tar.gz"}, {"${P##*/}", "file.tar.gz"}, {"${P%.*}", "dir/sub/file.tar"},
+      {"${P%%.*}", "dir/sub/file"}, {"${P/sub/SUB}", "dir/SUB/file.tar.gz"}, {"${A//a/A}", "AlphA"},
+      {"${A/a/}", "lpha"}, {"${UNSET#x}", ""}, {"${A#zz}", "alpha"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char *out = NULL;
