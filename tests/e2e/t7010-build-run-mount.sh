@@ -4,7 +4,7 @@
 # behind), and what keys the cache.
 . "$(dirname "$0")/lib.sh"
 require_root
-require_cmd skopeo jq ssh-agent
+require_cmd skopeo jq
 
 if [ -z "${_skip_reason:-}" ]; then
   LAYOUT=$(debian_base_layout) || test_skip_rest "no debian base"
@@ -112,6 +112,7 @@ test_expect_success 'a required secret that was not given fails clearly; nothing
 '
 
 test_expect_success 'ssh: --ssh default forwards $SSH_AUTH_SOCK to the RUN' '
+  command -v ssh-agent >/dev/null || { echo "ssh-agent missing (openssh-client, scripts/deps.sh)"; exit 1; } &&
   eval "$(ssh-agent -s -a "$TRASH/agent.sock")" >/dev/null &&
   echo "kill $SSH_AGENT_PID" >agent.pid &&
   cat >ctx/Dockerfile.ssh <<-\EOT &&
