@@ -602,6 +602,7 @@ typedef struct {
   char *url_dir;
   char *mkdir_path;     /* WORKDIR: the directory to create */
   ld_ignore *exclude;   /* COPY/ADD --exclude */
+  int unpack;           /* ADD --unpack: -1 not given, 0, 1 */
   bx_copy url_copy;     /* ADD URL: the downloaded file, beside the local sources */
   char *url_name;
 } copy_job;
@@ -749,7 +750,13 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
   c->uid = c->gid = -1;
   c->chmod = -1;
   c->what = ld_xasprintf("%s:%d %s", b->df->path, in->line, in->keyword);
-  c->extract_archives = in->cmd == LD_DF_ADD;
+  /* ADD --unpack: default true for local archives, false for downloads (BuildKit's defaults) */
+  const char *unpack = ld_df_flag(in, "unpack");
+  if (unpack && strcmp(unpack, "true") && strcmp(unpack, "false"))
+    return ld_err(err, EINVAL, "%s: --unpack=%s: true or false", c->what, unpack);
+  j->unpack = unpack ? !strcmp(unpack, "true") : -1;
+  c->extract_archives = in->cmd == LD_DF_ADD && j->unpack != 0;
+  if (unpack) ld_buf_printf(desc, "unpack=%d\n", j->unpack);
   size_t n_src = in->n_args - 1;
   char *dest;
   if (expand(b, s, in, in->args[in->n_args - 1], &dest, err) < 0) return -1;
@@ -904,14 +911,14 @@ static int fetch_url(builder *b, copy_job *j, ld_error **err) {
   ld_hasher_free(h);
   if (r == 0 && strcmp(got, j->checksum))
     r = ld_err(err, LD_EDIGEST, "%s: %s has digest %s, --checksum says %s", j->copy.what, j->url, got, j->checksum);
-  if (r == 0) { /* copied like a context file named after the URL; ADD does not unpack downloads */
+  if (r == 0) { /* copied like a context file named after the URL; unpacked only with --unpack=true */
     chmod(path, 0600);
     j->url_copy = j->copy;
     j->url_copy.src_root = j->url_dir;
     j->url_copy.ignore = NULL;
     j->url_copy.srcs = &j->url_name;
     j->url_copy.n_srcs = 1;
-    j->url_copy.extract_archives = false;
+    j->url_copy.extract_archives = j->unpack == 1;
     j->url_name = name;
     name = NULL;
   }

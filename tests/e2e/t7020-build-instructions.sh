@@ -9,7 +9,8 @@ require_cmd skopeo jq
 if [ -z "${_skip_reason:-}" ]; then
   LAYOUT=$(debian_base_layout) || test_skip_rest "no debian base"
   export LADING_BUILD_LAYERS="$LADING_TEST_CACHE/build-layers"
-  mkdir "$TRASH/www" && echo "file a" >"$TRASH/www/a.txt" && echo "file b" >"$TRASH/www/b.txt" && HTTP_PORT=$(free_port)
+  mkdir "$TRASH/www" "$TRASH/tarsrc" && echo "file a" >"$TRASH/www/a.txt" && echo "file b" >"$TRASH/www/b.txt" &&
+  echo in >"$TRASH/tarsrc/inside.txt" && tar -C "$TRASH/tarsrc" -czf "$TRASH/www/t.tar.gz" inside.txt && HTTP_PORT=$(free_port)
   (cd "$TRASH/www" && exec python3 -m http.server --bind 127.0.0.1 "$HTTP_PORT" >/dev/null 2>&1) &
   test_at_end "kill $!"
 fi
@@ -85,6 +86,23 @@ test_expect_success 'ADD of a URL beside local sources, into a directory; severa
   printf "FROM scratch\nADD http://127.0.0.1:$port/a.txt local.txt /d\n" >ctx/Dockerfile.urls3 &&
   expect_exit 1 lading build -q -f ctx/Dockerfile.urls3 ctx 2>err &&
   grep "Dockerfile.urls3:2 ADD: with several sources the destination must be a directory ending in /" err
+'
+
+test_expect_success 'ADD --unpack=true extracts a downloaded archive; --unpack=false keeps a local one' '
+  port=$HTTP_PORT && wait_http "http://127.0.0.1:$port/t.tar.gz" &&
+  sum=$(sha256sum "$TRASH/www/t.tar.gz" | cut -d" " -f1) && cp "$TRASH/www/t.tar.gz" ctx/keep.tar.gz &&
+  cat >ctx/Dockerfile.unpack <<-EOT &&
+	FROM scratch
+	ADD --unpack=true --checksum=sha256:$sum http://127.0.0.1:$port/t.tar.gz /x/
+	ADD --checksum=sha256:$sum http://127.0.0.1:$port/t.tar.gz /y/
+	ADD --unpack=false keep.tar.gz /z/
+	ADD keep.tar.gz /w/
+	EOT
+  lading build -q -t unpack -f ctx/Dockerfile.unpack ctx >/dev/null &&
+  for i in 0 1 2 3; do layer_names unpack $i; done >got &&
+  printf "x/\nx/inside.txt\ny/\ny/t.tar.gz\nz/\nz/keep.tar.gz\nw/\nw/inside.txt\n" >expect && diff expect got &&
+  printf "FROM scratch\nADD --unpack=maybe keep.tar.gz /z/\n" >ctx/Dockerfile.unpack2 &&
+  expect_exit 1 lading build -q -f ctx/Dockerfile.unpack2 ctx 2>err && grep "unpack=maybe: true or false" err
 '
 
 test_expect_success 'COPY --exclude (repeatable) and COPY --parents (with a /./ pivot), as BuildKit 1.19/1.20 made them stable' '
