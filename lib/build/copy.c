@@ -242,12 +242,6 @@ static int hash_tree(const bx_copy *c, ld_hasher *h, int root, const char *rel, 
 
 int bx_copy_digest(const bx_copy *c, char out[LD_DIGEST_MAX], ld_error **err) {
   ld_hasher *h = ld_hasher_new(LD_SHA256);
-  if (c->heredoc_name) {
-    ld_hasher_update(h, c->heredoc_content, strlen(c->heredoc_content));
-    ld_hasher_final(h, out);
-    ld_hasher_free(h);
-    return 0;
-  }
   int root = open(c->src_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) {
     ld_hasher_free(h);
@@ -366,30 +360,6 @@ static int extract(const bx_copy *c, int sroot, const char *rel, int ddir, ld_er
   return r;
 }
 
-static int write_heredoc(const bx_copy *c, int root, ld_error **err) {
-  bool dir = ld_str_has_suffix(c->dest, "/");
-  char *path = dir ? ld_xasprintf("%s%s", c->dest, c->heredoc_name) : ld_xstrdup(c->dest);
-  char *slash = strrchr(path, '/');
-  *slash = 0;
-  int ddir = bx_mkdir_in_root(root, *path ? path : "/", 0755, err);
-  int r = -1;
-  if (ddir >= 0) {
-    unlinkat(ddir, slash + 1, 0);
-    int fd = openat(ddir, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) r = ld_err_sys(err, errno, "%s: create %s", c->what, c->dest);
-    else {
-      r = ld_write_all(fd, c->heredoc_content, strlen(c->heredoc_content)) < 0 ? ld_err_sys(err, errno, "write") : 0;
-      struct stat st = {.st_mode = 0644};
-      clock_gettime(CLOCK_REALTIME, &st.st_mtim);
-      set_meta(c, fd, &st);
-      close(fd);
-    }
-    close(ddir);
-  }
-  free(path);
-  return r;
-}
-
 /* Looks name up in the image's passwd/group file (fields: name:x:id:...). */
 static int lookup_id(int root, const char *file, const char *name, long *id, long *gid) {
   int fd = ld_open_in_root(root, file, O_RDONLY, 0, NULL);
@@ -471,7 +441,6 @@ int bx_mkdir_owned(const bx_copy *c0, int root, const char *path, ld_error **err
 int bx_copy_into(const bx_copy *c0, int root, ld_error **err) {
   bx_copy copy = *c0, *c = &copy;
   if (c->chown_names && resolve_owner(c, root, err) < 0) return -1;
-  if (c->heredoc_name) return write_heredoc(c, root, err);
   int sroot = open(c->src_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (sroot < 0) return ld_err_sys(err, errno, "open %s", c->src_root);
   matches m;

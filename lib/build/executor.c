@@ -603,6 +603,9 @@ typedef struct {
   char *mkdir_path;     /* WORKDIR: the directory to create */
   ld_ignore *exclude;   /* COPY/ADD --exclude */
   int unpack;           /* ADD --unpack: -1 not given, 0, 1 */
+  char *hd_dir;         /* COPY <<EOF: the here-documents as files */
+  char **hd_names;
+  size_t n_hd;
   bx_copy url_copy;     /* ADD URL: the downloaded file, beside the local sources */
   char *url_name;
 } copy_job;
@@ -618,7 +621,16 @@ static int copy_child(void *arg, ld_error **err) {
   if (root < 0) return ld_err_sys(err, errno, "open %s", j->mnt);
   int r = 0;
   if (j->mkdir_path) r = bx_mkdir_owned(&j->copy, root, j->mkdir_path, err);
-  else if (j->copy.n_srcs || j->copy.heredoc_name) r = bx_copy_into(&j->copy, root, err);
+  else if (j->copy.n_srcs) r = bx_copy_into(&j->copy, root, err);
+  if (r == 0 && j->n_hd) {
+    bx_copy hc = j->copy;
+    hc.src_root = j->hd_dir;
+    hc.srcs = j->hd_names;
+    hc.n_srcs = j->n_hd;
+    hc.ignore = hc.exclude = NULL;
+    hc.extract_archives = hc.parents = false;
+    r = bx_copy_into(&hc, root, err);
+  }
   if (r == 0 && j->url) r = bx_copy_into(&j->url_copy, root, err);
   close(root);
   return r;
@@ -743,6 +755,39 @@ static int prepare_exclude(builder *b, bl_stage *s, const ld_df_instr *in, copy_
   return r;
 }
 
+static char *mktemp_dir(builder *b, const char *what, ld_error **err);
+
+/* COPY <<EOF: each here-document becomes a file named after its marker in a scratch directory,
+ * copied beside the other sources; its content (after expansion) keys the step. */
+static int write_heredoc_source(builder *b, bl_stage *s, const ld_df_instr *in, const ld_df_heredoc *h, copy_job *j,
+                                ld_buf *desc, ld_error **err) {
+  if (strchr(h->name, '/') || !strcmp(h->name, ".") || !strcmp(h->name, ".."))
+    return ld_err(err, EINVAL, "%s: here-document name %s is not a file name", j->copy.what, h->name);
+  char *content = NULL;
+  if (h->expand) {
+    if (expand(b, s, in, h->content, &content, err) < 0) return -1;
+  } else {
+    content = ld_xstrdup(h->content);
+  }
+  int r = 0;
+  if (!j->hd_dir && !(j->hd_dir = mktemp_dir(b, "heredoc", err))) r = -1;
+  char *path = r == 0 ? ld_path_join(j->hd_dir, h->name) : NULL;
+  int fd = path ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644) : -1;
+  if (r == 0 && (fd < 0 || ld_write_all(fd, content, strlen(content)) < 0 || fchmod(fd, 0644) < 0))
+    r = ld_err_sys(err, errno, "%s: here-document %s", j->copy.what, h->name);
+  if (fd >= 0) close(fd);
+  if (r == 0) {
+    char d[LD_DIGEST_MAX];
+    ld_digest_buf(LD_SHA256, content, strlen(content), d);
+    ld_buf_printf(desc, "heredoc=%s content=%s\n", h->name, d);
+    j->hd_names = ld_xrealloc(j->hd_names, (j->n_hd + 1) * sizeof *j->hd_names);
+    j->hd_names[j->n_hd++] = ld_xstrdup(h->name);
+  }
+  free(path);
+  free(content);
+  return r;
+}
+
 /* Prepares the COPY: expanded sources/dest, the source root, and the digest of the inputs. */
 static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job *j, ld_buf *desc, ld_error **err) {
   bx_copy *c = &j->copy;
@@ -778,24 +823,14 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
     c->parents = strcmp(ld_df_flag(in, "parents"), "false") != 0;
     ld_buf_printf(desc, "parents=%d\n", c->parents);
   }
-  if (in->n_heredocs) {
-    c->heredoc_name = in->heredocs[0].name;
-    char *content = NULL;
-    if (in->heredocs[0].expand) {
-      if (expand(b, s, in, in->heredocs[0].content, &content, err) < 0) return -1;
-    } else content = ld_xstrdup(in->heredocs[0].content);
-    c->heredoc_content = content;
-    ld_buf_printf(desc, "%s heredoc %s -> %s chown=%ld:%ld/%s chmod=%o\n", in->keyword, c->heredoc_name, c->dest,
-                  c->uid, c->gid, c->chown_names ? c->chown_names : "", c->chmod);
-    char d[LD_DIGEST_MAX];
-    bx_copy_digest(c, d, NULL);
-    ld_buf_puts(desc, d);
-    return 0;
-  }
   if (n_src > 1 && !trailing)
     return ld_err(err, EINVAL, "%s: with several sources the destination must be a directory ending in /", c->what);
   c->srcs = ld_xcalloc(n_src, sizeof *c->srcs);
-  for (size_t i = 0; i < n_src; i++) {
+  for (size_t i = 0, k = 0; i < n_src; i++) {
+    if (k < in->n_heredocs && !strncmp(in->args[i], "<<", 2)) {
+      if (write_heredoc_source(b, s, in, &in->heredocs[k++], j, desc, err) < 0) return -1;
+      continue;
+    }
     char *src;
     if (expand(b, s, in, in->args[i], &src, err) < 0) return -1;
     if (!is_url(src)) {
@@ -855,7 +890,6 @@ static void copy_job_clear(copy_job *j) {
   free((char *) c->what);
   free((char *) c->dest);
   free((char *) c->chown_names);
-  if (c->heredoc_name) free((char *) c->heredoc_content);
   ld_strv_free(c->srcs, c->n_srcs);
   if (j->from) { stage_clear(j->from); free(j->from); }
   for (size_t i = 0; i < j->n_from_lower; i++) free(j->from_lower[i]);
@@ -866,10 +900,11 @@ static void copy_job_clear(copy_job *j) {
   free(j->mkdir_path);
   ld_ignore_free(j->exclude);
   free(j->url_name);
+  ld_strv_free(j->hd_names, j->n_hd);
+  if (j->hd_dir) { ld_rm_rf(j->hd_dir, NULL); free(j->hd_dir); }
   if (j->url_dir) { ld_rm_rf(j->url_dir, NULL); free(j->url_dir); }
 }
 
-static char *mktemp_dir(builder *b, const char *what, ld_error **err);
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg) {
   void **a = arg;

@@ -104,8 +104,6 @@ typedef struct bx_copy {
   const char *chown_names;  /* --chown=user[:group] by name: resolved in the destination root */
   int chmod;                /* -1: keep */
   bool extract_archives;    /* ADD */
-  const char *heredoc_name; /* COPY <<EOF: the file to create with heredoc_content */
-  const char *heredoc_content;
   const char *what;         /* "Dockerfile:7 COPY" */
   const ld_ignore *exclude; /* --exclude patterns, matched below each source (a file: its name) */
   bool parents;             /* --parents: keep each source's path (below a "/./" pivot) */

@@ -105,6 +105,24 @@ test_expect_success 'ADD --unpack=true extracts a downloaded archive; --unpack=f
   expect_exit 1 lading build -q -f ctx/Dockerfile.unpack2 ctx 2>err && grep "unpack=maybe: true or false" err
 '
 
+test_expect_success 'COPY with several here-documents, and here-documents beside context files' '
+  echo plain >ctx/plain.txt &&
+  cat >ctx/Dockerfile.hd <<-\EOT &&
+	FROM scratch
+	ARG WHO=world
+	COPY --chmod=600 <<one.txt <<"two.txt" plain.txt /d/
+	hello $WHO
+	one.txt
+	not $WHO
+	two.txt
+	EOT
+  lading build -q -t hd -f ctx/Dockerfile.hd ctx >/dev/null &&
+  layer_entries hd 0 >got && grep "^-rw------- 0/0 d/one.txt$" got && grep " d/two.txt$" got && grep " d/plain.txt$" got &&
+  l=$(skopeo inspect "oci:$LADING_ROOT:docker.io/library/hd:latest" | jq -r ".Layers[0]") &&
+  test "$(tar xzf "$LADING_ROOT/blobs/sha256/${l#sha256:}" -O d/one.txt)" = "hello world" &&
+  test "$(tar xzf "$LADING_ROOT/blobs/sha256/${l#sha256:}" -O d/two.txt)" = "not \$WHO"
+'
+
 test_expect_success 'COPY --exclude (repeatable) and COPY --parents (with a /./ pivot), as BuildKit 1.19/1.20 made them stable' '
   mkdir -p ctx/pkg/a ctx/pkg/b/deep && echo 1 >ctx/pkg/a/package.json && echo 2 >ctx/pkg/b/package.json &&
   echo 3 >ctx/pkg/b/deep/notes.txt && echo 4 >ctx/pkg/b/deep/keep.md && echo 5 >ctx/pkg/a/x.log &&
