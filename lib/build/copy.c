@@ -263,9 +263,66 @@ int bx_copy_digest(const bx_copy *c, char out[LD_DIGEST_MAX], ld_error **err) {
 
 /* ---- copy ---- */
 
+static mode_t who_bits(char w) {
+  switch (w) {
+    case 'u': return S_IRWXU | S_ISUID;
+    case 'g': return S_IRWXG | S_ISGID;
+    case 'o': return S_IRWXO;
+    default: return 07777;
+  }
+}
+
+/* The permission letters after an operator, as bits of every class (masked by "who" later). */
+static int perm_bits(const char **p, mode_t mode, bool is_dir, mode_t *bits) {
+  *bits = 0;
+  if (**p == 'u' || **p == 'g' || **p == 'o') { /* copy another class: g=u */
+    int shift = **p == 'u' ? 6 : **p == 'g' ? 3 : 0;
+    *bits = ((mode >> shift) & 7) * 0111;
+    (*p)++;
+    return 0;
+  }
+  for (; **p && strchr("rwxXst", **p); (*p)++) {
+    switch (**p) {
+      case 'r': *bits |= 0444; break;
+      case 'w': *bits |= 0222; break;
+      case 'x': *bits |= 0111; break;
+      case 'X': if (is_dir || (mode & 0111)) *bits |= 0111; break;
+      case 's': *bits |= S_ISUID | S_ISGID; break;
+      case 't': *bits |= S_ISVTX; break;
+    }
+  }
+  return 0;
+}
+
+int bx_chmod_symbolic(const char *spec, mode_t mode, bool is_dir, mode_t *out) {
+  const char *p = spec;
+  mode &= 07777;
+  for (;;) {
+    mode_t who = 0;
+    for (; *p && strchr("ugoa", *p); p++) who |= who_bits(*p);
+    if (!who) who = 07777;
+    if (!*p || !strchr("+-=", *p)) return -1;
+    while (*p && strchr("+-=", *p)) {
+      char op = *p++;
+      mode_t bits;
+      perm_bits(&p, mode, is_dir, &bits);
+      bits &= who;
+      if (op == '+') mode |= bits;
+      else if (op == '-') mode &= ~bits;
+      else mode = (mode & ~who) | bits;
+    }
+    if (!*p) break;
+    if (*p++ != ',') return -1;
+  }
+  *out = mode;
+  return 0;
+}
+
 static void set_meta(const bx_copy *c, int fd, const struct stat *st) {
   if (fchown(fd, c->uid < 0 ? 0 : (uid_t) c->uid, c->gid < 0 ? 0 : (gid_t) c->gid) < 0) {}
-  fchmod(fd, c->chmod >= 0 ? (mode_t) c->chmod : st->st_mode & 07777);
+  mode_t mode = c->chmod >= 0 ? (mode_t) c->chmod : st->st_mode & 07777;
+  if (c->chmod_sym) bx_chmod_symbolic(c->chmod_sym, st->st_mode, S_ISDIR(st->st_mode), &mode);
+  fchmod(fd, mode);
   struct timespec ts[2] = {st->st_mtim, st->st_mtim};
   futimens(fd, ts);
 }

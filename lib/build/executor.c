@@ -603,6 +603,7 @@ typedef struct {
   char *mkdir_path;     /* WORKDIR: the directory to create */
   ld_ignore *exclude;   /* COPY/ADD --exclude */
   int unpack;           /* ADD --unpack: -1 not given, 0, 1 */
+  char *chmod_sym;      /* --chmod in symbolic form */
   char *hd_dir;         /* COPY <<EOF: the here-documents as files */
   char **hd_names;
   size_t n_hd;
@@ -817,7 +818,24 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
     if (parse_chown(spec, &c->uid, &c->gid) < 0) c->chown_names = spec; /* by name: resolved in the root */
     else free(spec);
   }
-  if (ld_df_flag(in, "chmod")) c->chmod = (int) strtol(ld_df_flag(in, "chmod"), NULL, 8);
+  if (ld_df_flag(in, "chmod")) {
+    char *spec, *end;
+    mode_t m;
+    if (expand(b, s, in, ld_df_flag(in, "chmod"), &spec, err) < 0) return -1;
+    long oct = strtol(spec, &end, 8);
+    if (*spec && !*end && oct >= 0 && oct <= 07777) {
+      c->chmod = (int) oct;
+      free(spec);
+    } else if (bx_chmod_symbolic(spec, 0, false, &m) == 0) {
+      j->chmod_sym = spec;
+      c->chmod_sym = spec;
+      ld_buf_printf(desc, "chmod=%s\n", spec);
+    } else {
+      int r = ld_err(err, EINVAL, "%s: invalid --chmod=%s: octal (0755) or symbolic (u=rwX,go=rX)", c->what, spec);
+      free(spec);
+      return r;
+    }
+  }
   if (prepare_exclude(b, s, in, j, desc, err) < 0) return -1;
   if (ld_df_flag(in, "parents")) {
     c->parents = strcmp(ld_df_flag(in, "parents"), "false") != 0;
@@ -900,6 +918,7 @@ static void copy_job_clear(copy_job *j) {
   free(j->mkdir_path);
   ld_ignore_free(j->exclude);
   free(j->url_name);
+  free(j->chmod_sym);
   ld_strv_free(j->hd_names, j->n_hd);
   if (j->hd_dir) { ld_rm_rf(j->hd_dir, NULL); free(j->hd_dir); }
   if (j->url_dir) { ld_rm_rf(j->url_dir, NULL); free(j->url_dir); }

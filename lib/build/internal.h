@@ -103,12 +103,17 @@ typedef struct bx_copy {
   long uid, gid;            /* -1: 0 */
   const char *chown_names;  /* --chown=user[:group] by name: resolved in the destination root */
   int chmod;                /* -1: keep */
+  const char *chmod_sym;    /* --chmod=u=rwX,go=rX: applied to each entry's own mode */
   bool extract_archives;    /* ADD */
   const char *what;         /* "Dockerfile:7 COPY" */
   const ld_ignore *exclude; /* --exclude patterns, matched below each source (a file: its name) */
   bool parents;             /* --parents: keep each source's path (below a "/./" pivot) */
   const char *top;          /* set while walking one source: the source's path */
 } bx_copy;
+
+/* Applies a symbolic chmod ("u+x", "u=rwX,go=rX", "g=u", "a-w") to mode, as chmod(1) does
+ * with no umask; 0 or -1 when spec is malformed. */
+int bx_chmod_symbolic(const char *spec, mode_t mode, bool is_dir, mode_t *out);
 
 /* Content digest of the sources (names, modes, sizes, contents, link targets). */
 int bx_copy_digest(const bx_copy *c, char out[LD_DIGEST_MAX], ld_error **err);

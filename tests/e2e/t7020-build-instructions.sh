@@ -123,6 +123,18 @@ test_expect_success 'COPY with several here-documents, and here-documents beside
   test "$(tar xzf "$LADING_ROOT/blobs/sha256/${l#sha256:}" -O d/two.txt)" = "not \$WHO"
 '
 
+test_expect_success 'COPY --chmod in symbolic form applies per entry (X: directories and executables)' '
+  mkdir -p ctx/modes/sub && echo f >ctx/modes/sub/f && echo x >ctx/modes/run && chmod 700 ctx/modes/sub ctx/modes/run &&
+  chmod 600 ctx/modes/sub/f &&
+  printf "FROM scratch\nCOPY --chmod=u=rwX,go=rX modes /m/\n" >ctx/Dockerfile.chmod &&
+  lading build -q -t chmod -f ctx/Dockerfile.chmod ctx >/dev/null &&
+  layer_entries chmod 0 >got &&
+  grep "^-rwxr-xr-x 0/0 m/run$" got && grep "^drwxr-xr-x 0/0 m/sub/$" got && grep "^-rw-r--r-- 0/0 m/sub/f$" got &&
+  printf "FROM scratch\nCOPY --chmod=u+q modes /m/\n" >ctx/Dockerfile.chmod2 &&
+  expect_exit 1 lading build -q -f ctx/Dockerfile.chmod2 ctx 2>err &&
+  grep "Dockerfile.chmod2:2 COPY: invalid --chmod=u+q: octal (0755) or symbolic (u=rwX,go=rX)" err
+'
+
 test_expect_success 'COPY --exclude (repeatable) and COPY --parents (with a /./ pivot), as BuildKit 1.19/1.20 made them stable' '
   mkdir -p ctx/pkg/a ctx/pkg/b/deep && echo 1 >ctx/pkg/a/package.json && echo 2 >ctx/pkg/b/package.json &&
   echo 3 >ctx/pkg/b/deep/notes.txt && echo 4 >ctx/pkg/b/deep/keep.md && echo 5 >ctx/pkg/a/x.log &&

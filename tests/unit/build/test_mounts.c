@@ -1,5 +1,5 @@
 /* RUN --mount option parsing (lib/build/mounts.c): defaults per type, aliases, errors, and what
- * goes into the step's cache key. */
+ * goes into the step's cache key; and COPY --chmod's symbolic modes (lib/build/copy.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,6 +108,31 @@ static void test_describe_keeps_secrets_out(void **state) {
   bx_mount_clear(&m);
 }
 
+static void test_chmod_symbolic(void **state) {
+  (void) state;
+  static const struct {
+    const char *spec;
+    mode_t in;
+    bool dir;
+    mode_t want;
+  } cases[] = {
+      {"u+x", 0644, false, 0744},          {"u=rwX,go=rX", 0600, false, 0644}, {"u=rwX,go=rX", 0700, true, 0755},
+      {"u=rwX,go=rX", 0700, false, 0755},  {"g=u", 0640, false, 0660},         {"a-w", 0666, false, 0444},
+      {"+x", 0600, false, 0711},           {"o=", 0777, false, 0770},          {"u+s,+t", 0755, true, 05755},
+      {"ug+w,o-r", 0444, false, 0660},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    mode_t got;
+    assert_int_equal(bx_chmod_symbolic(cases[i].spec, cases[i].in, cases[i].dir, &got), 0);
+    if (got != cases[i].want) fail_msg("%s on %o: %o, want %o", cases[i].spec, cases[i].in, got, cases[i].want);
+  }
+  mode_t m;
+  assert_int_equal(bx_chmod_symbolic("u", 0, false, &m), -1);
+  assert_int_equal(bx_chmod_symbolic("z+x", 0, false, &m), -1);
+  assert_int_equal(bx_chmod_symbolic("u+x,", 0, false, &m), -1);
+  assert_int_equal(bx_chmod_symbolic("u+q", 0, false, &m), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bind_defaults),
@@ -115,6 +140,7 @@ int main(void) {
       cmocka_unit_test(test_secret_ssh_defaults),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_describe_keeps_secrets_out),
+      cmocka_unit_test(test_chmod_symbolic),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
