@@ -1300,9 +1300,10 @@ static int resolve_mount(builder *b, bl_stage *s, const ld_df_instr *in, bx_moun
       return 0;
     }
     case BX_MOUNT_SSH: {
-      if (m->uid >= 0 || m->gid >= 0 || m->mode >= 0)
-        return ld_err(err, LD_EUNSUPPORTED, "%s: --mount=type=ssh: uid, gid and mode are not supported (the agent socket is bound as it is)", what);
       m->file = ssh_lookup(b, m->id);
+      struct stat st;
+      if (m->file && (stat(m->file, &st) < 0 || !S_ISSOCK(st.st_mode)))
+        return ld_err(err, ENOENT, "%s: --ssh %s: %s is not an ssh agent socket", what, m->id, m->file);
       if (!m->file && m->required)
         return ld_err(err, ENOENT, "%s: ssh agent %s is required but was not given (--ssh %s, with $SSH_AUTH_SOCK set)", what, m->id, m->id);
       if (!m->file) m->skip = true;
@@ -1322,6 +1323,7 @@ static int materialize_mounts(builder *b, run_opts *ro, ld_error **err) {
     if (m->type == BX_MOUNT_BIND && m->from) r = bind_stage_root(b, ro->from[k++], m, err);
     else if (m->type == BX_MOUNT_BIND) r = bind_context_root(b, m, err);
     else if (m->type == BX_MOUNT_CACHE) r = resolve_cache(b, m, err);
+    else if (m->type == BX_MOUNT_SSH && !m->skip && !(m->root = mktemp_dir(b, "ssh", err))) r = -1;
     if (r < 0) return -1;
   }
   return 0;

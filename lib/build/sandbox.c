@@ -16,7 +16,9 @@
  *
  * RUN --mount: B makes each mount before pivoting, in the order written: binds (from a host
  * directory, or from an overlay of a stage's layers, with a throw-away upper when rw), caches,
- * tmpfs, secrets (copied into a tmpfs of this namespace, never to disk) and the ssh agent socket.
+ * tmpfs, secrets (copied into a tmpfs of this namespace, never to disk) and ssh agent sockets:
+ * each a socket of our own with the mount's owner and mode, relayed to the agent by a proxy
+ * process that child A starts before entering the namespaces and kills when the RUN is over.
  * Every target is opened inside the root (openat2 RESOLVE_IN_ROOT) and mounted through its
  * /proc/self/fd path, so an image's symlink cannot send a mount outside the root. Mount points
  * that had to be created are written to the litter fd; the builder removes them from the upper
@@ -30,7 +32,11 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -331,9 +337,11 @@ static int mount_one(bx_run *r, int rootfd, const char *root_real, size_t i, boo
     }
     case BX_MOUNT_SECRET:
       return mount_secret(r, rootfd, root_real, m, i, secrets_up, err);
-    case BX_MOUNT_SSH: {
-      int src = open(m->file, O_PATH | O_CLOEXEC);
-      if (src < 0) return ld_err_sys(err, errno, "ssh agent socket %s", m->file);
+    case BX_MOUNT_SSH: { /* the proxy's socket (start_ssh_proxies), not the agent's own */
+      char *sock = ld_path_join(m->root, "agent.sock");
+      int src = open(sock, O_PATH | O_CLOEXEC);
+      free(sock);
+      if (src < 0) return ld_err_sys(err, errno, "ssh agent proxy socket in %s", m->root);
       int rc = bind_fd(r, rootfd, root_real, src, m->target, false, err);
       close(src);
       return rc;
@@ -475,6 +483,91 @@ static int sandbox_parent_ns(bx_run *r, int out, ld_error **err) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* ---- ssh agent forwarding ---- */
+
+/* Copies bytes both ways until either side closes. */
+static void relay(int a, int b) {
+  struct pollfd p[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
+  char buf[16384];
+  for (;;) {
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    for (int i = 0; i < 2; i++) {
+      if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t n = read(p[i].fd, buf, sizeof buf);
+      if (n <= 0 || ld_write_all(p[1 - i].fd, buf, (size_t) n) < 0) return;
+    }
+  }
+}
+
+static int connect_unix(const char *path) {
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof sa.sun_path) return -1;
+  memcpy(sa.sun_path, path, strlen(path) + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+    close(fd);
+    fd = -1;
+  }
+  return fd;
+}
+
+/* The proxy process: one relay process per connection, all killed with it. */
+static void ssh_proxy_loop(int lfd, const char *agent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  signal(SIGCHLD, SIG_IGN); /* relays are reaped by the kernel */
+  for (;;) {
+    int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (c < 0) {
+      if (errno == EINTR) continue;
+      _exit(0);
+    }
+    if (fork() == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      int up = connect_unix(agent);
+      if (up >= 0) relay(c, up);
+      _exit(0);
+    }
+    close(c);
+  }
+}
+
+/* A socket of our own per ssh mount (in its scratch directory, with the mount's owner and mode),
+ * relaying to the agent, so that the RUN's USER can use it as BuildKit allows. Started before the
+ * namespaces: the proxies are not in the RUN's PID namespace and reach the host's agent. */
+static int start_ssh_proxies(bx_run *r, const int *close_fds, size_t n_close, pid_t *pids, size_t *n, ld_error **err) {
+  *n = 0;
+  for (size_t i = 0; i < r->n_mounts; i++) {
+    bx_mount *m = &r->mounts[i];
+    if (m->type != BX_MOUNT_SSH || m->skip) continue;
+    int here = open(".", O_PATH | O_CLOEXEC);
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = "agent.sock"};
+    /* bound by a relative name: scratch paths can be longer than sun_path */
+    int rc = lfd < 0 || here < 0 || chdir(m->root) < 0 || bind(lfd, (struct sockaddr *) &sa, sizeof sa) < 0 ||
+                     chown("agent.sock", m->uid >= 0 ? (uid_t) m->uid : 0, m->gid >= 0 ? (gid_t) m->gid : 0) < 0 ||
+                     chmod("agent.sock", m->mode >= 0 ? (mode_t) m->mode : 0600) < 0 || listen(lfd, 16) < 0
+                 ? ld_err_sys(err, errno, "ssh agent proxy in %s", m->root)
+                 : 0;
+    if (here >= 0) {
+      if (fchdir(here) < 0) {}
+      close(here);
+    }
+    pid_t pid = rc == 0 ? fork() : -1;
+    if (rc == 0 && pid < 0) rc = ld_err_sys(err, errno, "fork ssh agent proxy");
+    if (pid == 0) {
+      for (size_t k = 0; k < n_close; k++) close(close_fds[k]);
+      ssh_proxy_loop(lfd, m->file);
+    }
+    if (lfd >= 0) close(lfd);
+    if (rc < 0) return -1;
+    pids[(*n)++] = pid;
+  }
+  return 0;
+}
+
 int bx_sandbox_run(bx_run *r, ld_error **err) {
   int outp[2], errp[2];
   if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) return ld_err_sys(err, errno, "pipe");
@@ -485,7 +578,15 @@ int bx_sandbox_run(bx_run *r, ld_error **err) {
     close(outp[0]);
     close(errp[0]);
     ld_error *e = NULL;
-    int code = sandbox_parent_ns(r, outp[1], &e);
+    pid_t *proxies = ld_xcalloc(r->n_mounts + 1, sizeof *proxies);
+    size_t n_proxies = 0;
+    int keep_out[2] = {outp[1], errp[1]};
+    int code = start_ssh_proxies(r, keep_out, 2, proxies, &n_proxies, &e) < 0 ? -1 : sandbox_parent_ns(r, outp[1], &e);
+    for (size_t i = 0; i < n_proxies; i++) {
+      kill(proxies[i], SIGKILL);
+      while (waitpid(proxies[i], NULL, 0) < 0 && errno == EINTR) {}
+    }
+    free(proxies);
     if (code < 0) {
       send_error(errp[1], e);
       _exit(125);

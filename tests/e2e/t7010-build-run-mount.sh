@@ -111,7 +111,7 @@ test_expect_success 'a required secret that was not given fails clearly; nothing
   test_must_fail skopeo inspect "oci:$LADING_ROOT:docker.io/library/req:latest" 2>/dev/null
 '
 
-test_expect_success 'ssh: --ssh default forwards $SSH_AUTH_SOCK to the RUN' '
+test_expect_success 'ssh: --ssh default forwards $SSH_AUTH_SOCK through a socket with the uid and mode of the mount' '
   command -v ssh-agent >/dev/null || { echo "ssh-agent missing (openssh-client, scripts/deps.sh)"; exit 1; } &&
   eval "$(ssh-agent -s -a "$TRASH/agent.sock")" >/dev/null &&
   echo "kill $SSH_AGENT_PID" >agent.pid &&
@@ -120,9 +120,13 @@ test_expect_success 'ssh: --ssh default forwards $SSH_AUTH_SOCK to the RUN' '
 	RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && perl -MIO::Socket::UNIX -e \
 	    "\$s = IO::Socket::UNIX->new(Peer => \$ENV{SSH_AUTH_SOCK}) or die; print \$s pack(q(NC), 1, 11); \
 	     read(\$s, \$b, 5) == 5 or die; exit((unpack(q(NC), \$b))[1] == 12 ? 0 : 1)" && echo agent-ok >/ssh-ok
+	USER nobody
+	RUN --mount=type=ssh,uid=65534,mode=0600,target=/tmp/agent.sock test "$(stat -c %u:%a /tmp/agent.sock)" = 65534:600 && \
+	    perl -MIO::Socket::UNIX -e "IO::Socket::UNIX->new(Peer => q(/tmp/agent.sock)) or die \$!"
 	EOT
   lading build -q -t ssh --ssh default -f ctx/Dockerfile.ssh ctx >/dev/null; rc=$?; kill $SSH_AGENT_PID; test $rc = 0 &&
-  printf "ssh-ok\n" >expect && last_layer ssh >got && diff expect got &&
+  skopeo inspect "oci:$LADING_ROOT:docker.io/library/ssh:latest" | jq -r ".Layers[-1]" >l && l=$(cat l) &&
+  tar tzf "$LADING_ROOT/blobs/sha256/${l#sha256:}" >got && printf "ssh-ok\n" >expect && diff expect got &&
   printf "FROM debian:bookworm\nRUN --mount=type=ssh,required=true true\n" >ctx/Dockerfile.ssh2 &&
   expect_exit 1 lading build -q -f ctx/Dockerfile.ssh2 ctx 2>err &&
   grep "ssh agent default is required but was not given (--ssh default" err
