@@ -27,6 +27,7 @@
  * that time; tar entries are sorted and gzip is deterministic (layer_write.h). Without it, a
  * rebuild from cache still gives the same digest: the creation times come from the cache.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -476,6 +477,26 @@ static int do_arg(builder *b, bl_stage *s, const ld_df_instr *in, ld_error **err
   return 0;
 }
 
+/* EXPOSE PORT[-PORT][/PROTO]: a range becomes one entry per port, as Docker's port specs do. */
+static int expose(builder *b, json_t *cfg, const ld_df_instr *in, const char *spec, ld_error **err) {
+  const char *slash = strchr(spec, '/');
+  char *ports = slash ? ld_xstrndup(spec, (size_t) (slash - spec)) : ld_xstrdup(spec), *end;
+  const char *proto = slash ? slash + 1 : "tcp";
+  long lo = strtol(ports, &end, 10), hi = lo;
+  if (*end == '-') hi = strtol(end + 1, &end, 10);
+  bool ok = end != ports && !*end && lo > 0 && hi >= lo && hi <= 65535 &&
+            (!strcasecmp(proto, "tcp") || !strcasecmp(proto, "udp") || !strcasecmp(proto, "sctp"));
+  free(ports);
+  if (!ok) return ld_err(err, EINVAL, "%s:%d: EXPOSE %s: expected PORT[-PORT][/tcp|udp|sctp]", b->df->path, in->line, spec);
+  for (long p = lo; p <= hi; p++) {
+    char key[32];
+    snprintf(key, sizeof key, "%ld/%s", p, proto);
+    for (char *k = key; *k; k++) *k = (char) tolower((unsigned char) *k);
+    json_object_set_new(obj_child(cfg, "ExposedPorts"), key, json_object());
+  }
+  return 0;
+}
+
 static int do_meta(builder *b, bl_stage *s, const ld_df_instr *in, ld_error **err) {
   json_t *cfg = s->cfg;
   char *v = NULL;
@@ -519,10 +540,9 @@ static int do_meta(builder *b, bl_stage *s, const ld_df_instr *in, ld_error **er
     case LD_DF_EXPOSE:
       for (size_t i = 0; i < in->n_args; i++) {
         if (expand(b, s, in, in->args[i], &v, err) < 0) return -1;
-        char *port = strchr(v, '/') ? ld_xstrdup(v) : ld_xasprintf("%s/tcp", v);
-        json_object_set_new(obj_child(cfg, "ExposedPorts"), port, json_object());
-        free(port);
+        int r = expose(b, cfg, in, v, err);
         free(v);
+        if (r < 0) return -1;
       }
       return 0;
     case LD_DF_VOLUME:
@@ -843,6 +863,7 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
   }
   if (n_src > 1 && !trailing)
     return ld_err(err, EINVAL, "%s: with several sources the destination must be a directory ending in /", c->what);
+  if (ld_df_flag(in, "checksum") && expand(b, s, in, ld_df_flag(in, "checksum"), &j->checksum, err) < 0) return -1;
   c->srcs = ld_xcalloc(n_src, sizeof *c->srcs);
   for (size_t i = 0, k = 0; i < n_src; i++) {
     if (k < in->n_heredocs && !strncmp(in->args[i], "<<", 2)) {
@@ -858,7 +879,7 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
     /* A URL: its content is pinned by --checksum, so the key needs no download. One --checksum
      * pins one URL: several URLs in one ADD cannot all be checked. */
     int r = 0;
-    const char *sum = ld_df_flag(in, "checksum");
+    const char *sum = j->checksum;
     if (in->cmd != LD_DF_ADD) r = ld_err(err, EINVAL, "%s: a URL (%s) can only be ADDed", c->what, src);
     else if (ld_str_has_suffix(src, ".git") || strstr(src, ".git#"))
       r = ld_err(err, LD_EUNSUPPORTED, "%s: ADD of a git repository (%s) is not supported", c->what, src);
@@ -868,10 +889,9 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
       r = ld_err(err, LD_EUNSUPPORTED, "%s: --checksum pins one URL; %s and %s need one ADD each", c->what, j->url, src);
     if (r < 0) { free(src); return -1; }
     j->url = src;
-    j->checksum = ld_xstrdup(sum);
     ld_buf_printf(desc, "url=%s checksum=%s\n", j->url, j->checksum);
   }
-  if (!j->url && ld_df_flag(in, "checksum"))
+  if (!j->url && j->checksum)
     return ld_err(err, EINVAL, "%s: --checksum is only for a URL source", c->what);
   if (j->url && !c->n_srcs) {
     ld_buf_printf(desc, "%s chown=%ld:%ld/%s chmod=%o dest=%s%s\n", in->keyword, c->uid, c->gid,

@@ -135,6 +135,22 @@ test_expect_success 'COPY --chmod in symbolic form applies per entry (X: directo
   grep "Dockerfile.chmod2:2 COPY: invalid --chmod=u+q: octal (0755) or symbolic (u=rwX,go=rX)" err
 '
 
+test_expect_success 'EXPOSE ranges expand to one port each; ADD --checksum takes variables' '
+  port=$HTTP_PORT && sum=$(sha256sum "$TRASH/www/a.txt" | cut -d" " -f1) &&
+  cat >ctx/Dockerfile.misc <<-EOT &&
+	FROM scratch
+	ARG SUM=sha256:$sum
+	EXPOSE 8000-8002/udp 80 443/TCP
+	ADD --checksum=\$SUM http://127.0.0.1:$port/a.txt /a.txt
+	EOT
+  lading build -q -t misc -f ctx/Dockerfile.misc ctx >/dev/null &&
+  skopeo inspect --config "oci:$LADING_ROOT:docker.io/library/misc:latest" | jq -c ".config.ExposedPorts | keys" >got &&
+  echo "[\"443/tcp\",\"80/tcp\",\"8000/udp\",\"8001/udp\",\"8002/udp\"]" >expect && diff expect got &&
+  printf "FROM scratch\nEXPOSE 80-70\n" >ctx/Dockerfile.badport &&
+  expect_exit 1 lading build -q -f ctx/Dockerfile.badport ctx 2>err &&
+  grep "Dockerfile.badport:2: EXPOSE 80-70: expected PORT\[-PORT\]\[/tcp|udp|sctp\]" err
+'
+
 test_expect_success 'COPY --exclude (repeatable) and COPY --parents (with a /./ pivot), as BuildKit 1.19/1.20 made them stable' '
   mkdir -p ctx/pkg/a ctx/pkg/b/deep && echo 1 >ctx/pkg/a/package.json && echo 2 >ctx/pkg/b/package.json &&
   echo 3 >ctx/pkg/b/deep/notes.txt && echo 4 >ctx/pkg/b/deep/keep.md && echo 5 >ctx/pkg/a/x.log &&
