@@ -17,7 +17,9 @@ static void usage(FILE *f) {
         "  -f, --file PATH          Dockerfile (default CONTEXT/Dockerfile, else CONTEXT/Containerfile)\n"
         "  -t, --tag NAME           name the result (repeatable)\n"
         "      --target STAGE       build up to this stage\n"
-        "      --build-arg K[=V]    set a build argument (K alone: from the environment)\n"
+        "      --build-arg K[=V]    set a build argument (K alone: from the environment);\n"
+        "                           SOURCE_DATE_EPOCH=T acts as --timestamp, HTTP_PROXY & co.\n"
+        "                           reach RUN without an ARG line and stay out of the cache key\n"
         "      --label K=V          add a label to the image\n"
         "      --no-cache           do not use the layer cache\n"
         "      --squash             one layer for the final stage's own steps\n"
@@ -116,6 +118,15 @@ int cmd_build(int argc, char **argv) {
     }
     if (rc) goto out;
   }
+  for (size_t i = 0; o.timestamp < 0 && i < o.n_build_args; i++) /* BuildKit reads it as a build arg too */
+    if (!strncmp(o.build_args[i], "SOURCE_DATE_EPOCH=", 18)) {
+      char *end;
+      o.timestamp = strtoll(o.build_args[i] + 18, &end, 10);
+      if (*end || o.timestamp < 0) {
+        rc = cli_usage_error("build", "--build-arg %s: seconds since the epoch", o.build_args[i]);
+        goto out;
+      }
+    }
   if (optind != argc - 1) {
     rc = cli_usage_error("build", "expected one build context directory");
     goto out;

@@ -99,6 +99,8 @@ void ld_strv_free(char **v, size_t n);
 typedef struct ld_ignore ld_ignore;
 int ld_ignore_parse(const char *buf, size_t len, ld_ignore **out, ld_error **err);
 int ld_ignore_load(const char *context_dir, ld_ignore **out, ld_error **err); /* none: empty */
+/* As BuildKit: DOCKERFILE.dockerignore (beside the Dockerfile) when it exists, else the context's. */
+int ld_ignore_load_for(const char *context_dir, const char *dockerfile, ld_ignore **out, ld_error **err);
 bool ld_ignore_match(const ld_ignore *ig, const char *path);
 /* True when some "!" pattern could re-include something below dir (so it must be walked). */
 bool ld_ignore_may_reinclude(const ld_ignore *ig, const char *dir);

@@ -1381,6 +1381,25 @@ static int prepare_run(builder *b, bl_stage *s, const ld_df_instr *in, run_opts 
   return r;
 }
 
+/* BuildKit's predefined proxy ARGs: a --build-arg HTTP_PROXY=... reaches every RUN without an ARG
+ * line, and stays out of the step key and the history (a proxy does not change the result). */
+static void add_proxy_args(builder *b, char ***env, size_t *n) {
+  static const char *names[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
+                                "ftp_proxy",  "NO_PROXY",   "no_proxy",    "ALL_PROXY",   "all_proxy"};
+  for (size_t i = 0; i < LD_ARRAY_SIZE(names); i++) {
+    const char *v;
+    if (!kv_has(&b->build_args, names[i], &v) || !v) continue;
+    size_t len = strlen(names[i]);
+    bool set = false;
+    for (size_t k = 0; k < *n; k++)
+      if (!strncmp((*env)[k], names[i], len) && (*env)[k][len] == '=') set = true;
+    if (set) continue;
+    *env = ld_xrealloc(*env, (*n + 2) * sizeof **env);
+    (*env)[(*n)++] = ld_xasprintf("%s=%s", names[i], v);
+    (*env)[*n] = NULL;
+  }
+}
+
 static int run_step(builder *b, bl_stage *s, const ld_df_instr *in, copy_job *cj, const run_opts *ro,
                     const char *upper, ld_error **err) {
   char *work = mktemp_dir(b, "work", err), *mnt = work ? mktemp_dir(b, "mnt", err) : NULL;
@@ -1398,6 +1417,7 @@ static int run_step(builder *b, bl_stage *s, const ld_df_instr *in, copy_job *cj
     run.env = ld_xrealloc(run.env, (n_env + ro->n_env + 1) * sizeof *run.env);
     for (size_t i = 0; i < ro->n_env; i++) run.env[n_env++] = ld_xstrdup(ro->env[i]);
     run.env[n_env] = NULL;
+    add_proxy_args(b, &run.env, &n_env);
     char *secrets = NULL, *litter = NULL;
     if (ro->n) {
       secrets = mktemp_dir(b, "secrets", err);
@@ -2052,11 +2072,14 @@ int ld_build(ld_store *store, const ld_build_opts *o, ld_build_result *res, ld_e
   builder b = {.store = store, .o = o, .res = res};
   char *dfpath = find_dockerfile(o);
   int r = ld_dockerfile_load(dfpath, &b.df, err);
-  free(dfpath);
-  if (r < 0) return -1;
+  if (r < 0) {
+    free(dfpath);
+    return -1;
+  }
   b.context = realpath(o->context_dir, NULL);
   if (!b.context) r = ld_err_sys(err, errno, "build context %s", o->context_dir);
-  if (r == 0) r = ld_ignore_load(b.context, &b.ig, err);
+  if (r == 0) r = ld_ignore_load_for(b.context, dfpath, &b.ig, err);
+  free(dfpath);
   if (r == 0) r = parse_build_args(&b, err);
   b.target = (int) b.df->n_stages - 1;
   if (r == 0 && o->target && (b.target = ld_df_stage_index(b.df, o->target)) < 0)

@@ -151,6 +151,25 @@ test_expect_success 'EXPOSE ranges expand to one port each; ADD --checksum takes
   grep "Dockerfile.badport:2: EXPOSE 80-70: expected PORT\[-PORT\]\[/tcp|udp|sctp\]" err
 '
 
+test_expect_success 'proxy build args reach RUN without ARG and stay out of the key; SOURCE_DATE_EPOCH as a build arg' '
+  printf "FROM debian:bookworm\nRUN test \"\$HTTP_PROXY\" = http://proxy.invalid:3128 && touch /p\n" >ctx/Dockerfile.proxy &&
+  lading build -q --build-arg HTTP_PROXY=http://proxy.invalid:3128 --build-arg SOURCE_DATE_EPOCH=42 -t proxy \
+    -f ctx/Dockerfile.proxy ctx >/dev/null &&
+  skopeo inspect --config "oci:$LADING_ROOT:docker.io/library/proxy:latest" >cfg &&
+  jq -e ".created == \"1970-01-01T00:00:42Z\"" cfg && jq -e "[.config.Env[]? | select(startswith(\"HTTP_PROXY\"))] == []" cfg &&
+  lading build --build-arg HTTP_PROXY=http://other.invalid:3128 --build-arg SOURCE_DATE_EPOCH=42 \
+    -f ctx/Dockerfile.proxy ctx 2>progress >/dev/null &&
+  grep "line 2: RUN.*\[cached" progress
+'
+
+test_expect_success 'a Dockerfile-specific NAME.dockerignore wins over the context .dockerignore' '
+  echo one >ctx/only.txt &&
+  printf "FROM scratch\nCOPY only.txt /\n" >ctx/Dockerfile.di && printf "only.txt\n" >ctx/Dockerfile.di.dockerignore &&
+  expect_exit 1 lading build -q -f ctx/Dockerfile.di ctx 2>err &&
+  grep "only.txt: file not found in build context or excluded by .dockerignore" err &&
+  rm ctx/Dockerfile.di.dockerignore && lading build -q -f ctx/Dockerfile.di ctx >/dev/null
+'
+
 test_expect_success 'COPY --exclude (repeatable) and COPY --parents (with a /./ pivot), as BuildKit 1.19/1.20 made them stable' '
   mkdir -p ctx/pkg/a ctx/pkg/b/deep && echo 1 >ctx/pkg/a/package.json && echo 2 >ctx/pkg/b/package.json &&
   echo 3 >ctx/pkg/b/deep/notes.txt && echo 4 >ctx/pkg/b/deep/keep.md && echo 5 >ctx/pkg/a/x.log &&
