@@ -4,7 +4,7 @@
 # URLs, COPY --exclude and --parents.
 . "$(dirname "$0")/lib.sh"
 require_root
-require_cmd skopeo jq
+require_cmd jq
 
 if [ -z "${_skip_reason:-}" ]; then
   LAYOUT=$(debian_base_layout) || test_skip_rest "no debian base"
@@ -15,16 +15,18 @@ if [ -z "${_skip_reason:-}" ]; then
   test_at_end "kill $!"
 fi
 
+# the manifest and config of image $1 in our store, read with jq (no skopeo start-up per look)
+manifest() {
+  d=$(jq -r --arg n "docker.io/library/$1:latest" \
+    '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) | .digest' "$LADING_ROOT/index.json") &&
+  cat "$LADING_ROOT/blobs/sha256/${d#sha256:}"
+}
+config() { d=$(manifest "$1" | jq -r .config.digest) && cat "$LADING_ROOT/blobs/sha256/${d#sha256:}"; }
+layer_blob() { l=$(manifest "$1" | jq -r ".layers[$2].digest") && echo "$LADING_ROOT/blobs/sha256/${l#sha256:}"; }
 # "mode uid/gid name" of every entry of layer $2 (index, 0 = first) of image $1
-layer_entries() {
-  l=$(skopeo inspect "oci:$LADING_ROOT:docker.io/library/$1:latest" | jq -r ".Layers[$2]") &&
-  tar tvzf "$LADING_ROOT/blobs/sha256/${l#sha256:}" --numeric-owner | awk '{print $1, $2, $6}' | sort -k3
-}
-layer_names() {
-  l=$(skopeo inspect "oci:$LADING_ROOT:docker.io/library/$1:latest" | jq -r ".Layers[$2]") &&
-  tar tzf "$LADING_ROOT/blobs/sha256/${l#sha256:}" | sort
-}
-n_layers() { skopeo inspect "oci:$LADING_ROOT:docker.io/library/$1:latest" | jq ".Layers | length"; }
+layer_entries() { tar tvzf "$(layer_blob "$1" "$2")" --numeric-owner | awk '{print $1, $2, $6}' | sort -k3; }
+layer_names() { tar tzf "$(layer_blob "$1" "$2")" | sort; }
+n_layers() { manifest "$1" | jq ".layers | length"; }
 
 test_expect_success 'setup: the debian base in the store' '
   lading copy "oci:$LAYOUT:bookworm" debian:bookworm >/dev/null && mkdir ctx
@@ -45,7 +47,7 @@ test_expect_success 'WORKDIR creates a missing directory in its own layer, owned
   layer_entries wd 1 >got && grep " 65534/65534 srv/app/$" got && grep "^drwxr-xr-x 65534/65534 srv/app/data/$" got &&
   grep " 0/0 srv/$" got && test $(wc -l <got) = 3 &&
   layer_names wd 2 >got && printf "unused/\nunused/dir/\n" >expect && diff expect got &&
-  skopeo inspect --config "oci:$LADING_ROOT:docker.io/library/wd:latest" >cfg &&
+  config wd >cfg &&
   jq -e ".config.WorkingDir == \"/srv\"" cfg && jq -e "[.history[] | select(.created_by == \"WORKDIR /srv\")][0].empty_layer" cfg
 '
 
@@ -118,9 +120,8 @@ test_expect_success 'COPY with several here-documents, and here-documents beside
 	EOT
   lading build -q -t hd -f ctx/Dockerfile.hd ctx >/dev/null &&
   layer_entries hd 0 >got && grep "^-rw------- 0/0 d/one.txt$" got && grep " d/two.txt$" got && grep " d/plain.txt$" got &&
-  l=$(skopeo inspect "oci:$LADING_ROOT:docker.io/library/hd:latest" | jq -r ".Layers[0]") &&
-  test "$(tar xzf "$LADING_ROOT/blobs/sha256/${l#sha256:}" -O d/one.txt)" = "hello world" &&
-  test "$(tar xzf "$LADING_ROOT/blobs/sha256/${l#sha256:}" -O d/two.txt)" = "not \$WHO"
+  test "$(tar xzf "$(layer_blob hd 0)" -O d/one.txt)" = "hello world" &&
+  test "$(tar xzf "$(layer_blob hd 0)" -O d/two.txt)" = "not \$WHO"
 '
 
 test_expect_success 'COPY --chmod in symbolic form applies per entry (X: directories and executables)' '
@@ -144,7 +145,7 @@ test_expect_success 'EXPOSE ranges expand to one port each; ADD --checksum takes
 	ADD --checksum=\$SUM http://127.0.0.1:$port/a.txt /a.txt
 	EOT
   lading build -q -t misc -f ctx/Dockerfile.misc ctx >/dev/null &&
-  skopeo inspect --config "oci:$LADING_ROOT:docker.io/library/misc:latest" | jq -c ".config.ExposedPorts | keys" >got &&
+  config misc | jq -c ".config.ExposedPorts | keys" >got &&
   echo "[\"443/tcp\",\"80/tcp\",\"8000/udp\",\"8001/udp\",\"8002/udp\"]" >expect && diff expect got &&
   printf "FROM scratch\nEXPOSE 80-70\n" >ctx/Dockerfile.badport &&
   expect_exit 1 lading build -q -f ctx/Dockerfile.badport ctx 2>err &&
@@ -155,7 +156,7 @@ test_expect_success 'proxy build args reach RUN without ARG and stay out of the 
   printf "FROM debian:bookworm\nRUN test \"\$HTTP_PROXY\" = http://proxy.invalid:3128 && touch /p\n" >ctx/Dockerfile.proxy &&
   lading build -q --build-arg HTTP_PROXY=http://proxy.invalid:3128 --build-arg SOURCE_DATE_EPOCH=42 -t proxy \
     -f ctx/Dockerfile.proxy ctx >/dev/null &&
-  skopeo inspect --config "oci:$LADING_ROOT:docker.io/library/proxy:latest" >cfg &&
+  config proxy >cfg &&
   jq -e ".created == \"1970-01-01T00:00:42Z\"" cfg && jq -e "[.config.Env[]? | select(startswith(\"HTTP_PROXY\"))] == []" cfg &&
   lading build --build-arg HTTP_PROXY=http://other.invalid:3128 --build-arg SOURCE_DATE_EPOCH=42 \
     -f ctx/Dockerfile.proxy ctx 2>progress >/dev/null &&
