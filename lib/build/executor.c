@@ -1219,9 +1219,10 @@ static int resolve_bind(builder *b, bl_stage *s, const ld_df_instr *in, bx_mount
   }
   if (!m->from) return resolve_bind_context(b, m, what, desc, err);
   bl_stage *from;
-  if (load_from(b, s, m->from, &from, err) < 0) return ld_error_wrap(err, "%s --mount from=%s", what, m->from);
+  int r = load_from(b, s, m->from, &from, err);
   ro->from = ld_xrealloc(ro->from, (ro->n_from + 1) * sizeof *ro->from);
-  ro->from[ro->n_from++] = from;
+  ro->from[ro->n_from++] = from; /* freed with ro, loaded or not */
+  if (r < 0) return ld_error_wrap(err, "%s --mount from=%s", what, m->from);
   ld_buf_printf(desc, " from=%s", from->key);
   (void) in;
   return 0;

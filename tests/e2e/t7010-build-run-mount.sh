@@ -155,7 +155,9 @@ test_expect_success 'bad --mount options are named' '
   printf "FROM debian:bookworm\nRUN --mount=source=../etc,target=/x true\n" >ctx/D4 &&
   expect_exit 1 lading build -q -f ctx/D4 ctx 2>err && grep "source ../etc escapes the build context" err &&
   printf "FROM debian:bookworm\nRUN --mount=source=nothere,target=/x true\n" >ctx/D5 &&
-  expect_exit 1 lading build -q -f ctx/D5 ctx 2>err && grep "nothere: file not found in build context" err
+  expect_exit 1 lading build -q -f ctx/D5 ctx 2>err && grep "nothere: file not found in build context" err &&
+  printf "FROM debian:bookworm\nRUN --mount=from=nosuch,target=/x true\n" >ctx/D6 &&
+  expect_exit 1 lading build -q -f ctx/D6 ctx 2>err && grep "D6:2 RUN --mount from=nosuch: .*nosuch" err
 '
 
 test_done
