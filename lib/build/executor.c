@@ -1738,10 +1738,12 @@ static int write_image(builder *b, bl_stage *s, ld_error **err) {
 
 /* Paths that only hold caches a build leaves behind, and how to avoid them. */
 static const char *known[][2] = {
-    {"var/lib/apt/lists", "add `&& rm -rf /var/lib/apt/lists/*` to the same RUN"},
-    {"var/cache/apt/archives", "run `apt-get clean` in the same RUN"},
-    {"var/cache/apk", "use `apk add --no-cache`"},
-    {"root/.cache/pip", "use `pip install --no-cache-dir`"},
+    {"var/lib/apt/lists", "add `&& rm -rf /var/lib/apt/lists/*` to the same RUN, or give it "
+                          "`--mount=type=cache,target=/var/lib/apt/lists`"},
+    {"var/cache/apt/archives", "run `apt-get clean` in the same RUN, or give it "
+                               "`--mount=type=cache,target=/var/cache/apt`"},
+    {"var/cache/apk", "use `apk add --no-cache`, or `RUN --mount=type=cache,target=/var/cache/apk`"},
+    {"root/.cache/pip", "use `pip install --no-cache-dir`, or `RUN --mount=type=cache,target=/root/.cache/pip`"},
     {"usr/local/share/.cache/yarn", "run `yarn cache clean` in the same RUN"},
     {"root/.npm", "run `npm cache clean --force` in the same RUN"},
     {"var/cache/yum", "run `yum clean all` in the same RUN"},
