@@ -319,7 +319,9 @@ int bx_chmod_symbolic(const char *spec, mode_t mode, bool is_dir, mode_t *out) {
 }
 
 static void set_meta(const bx_copy *c, int fd, const struct stat *st) {
-  if (fchown(fd, c->uid < 0 ? 0 : (uid_t) c->uid, c->gid < 0 ? 0 : (gid_t) c->gid) < 0) {}
+  uid_t uid = c->keep_owner ? st->st_uid : c->uid < 0 ? 0 : (uid_t) c->uid;
+  gid_t gid = c->keep_owner ? st->st_gid : c->gid < 0 ? 0 : (gid_t) c->gid;
+  if (fchown(fd, uid, gid) < 0) {}
   mode_t mode = c->chmod >= 0 ? (mode_t) c->chmod : st->st_mode & 07777;
   if (c->chmod_sym) bx_chmod_symbolic(c->chmod_sym, st->st_mode, S_ISDIR(st->st_mode), &mode);
   fchmod(fd, mode);

@@ -1243,7 +1243,41 @@ static int bind_stage_root(builder *b, bl_stage *from, bx_mount *m, ld_error **e
 }
 
 /* A cache mount lives in build-cache/mounts/<sha256 of its id> under the store, across builds. */
-static int resolve_cache(builder *b, bx_mount *m, ld_error **err) {
+typedef struct {
+  bx_overlay ov;
+  const char *mnt, *dest, *source;
+} seed_job;
+
+static int seed_child(void *arg, ld_error **err) {
+  seed_job *j = arg;
+  if (bx_mount_overlay(&j->ov, j->mnt, err) < 0) return -1;
+  char *src = (char *) (j->source && *j->source ? j->source : ".");
+  bx_copy c = {.src_root = j->mnt, .srcs = &src, .n_srcs = 1, .dest = "/", .dest_is_dir = true, .uid = -1,
+               .gid = -1, .chmod = -1, .keep_owner = true, .what = "--mount=type=cache,from="};
+  int root = open(j->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return ld_err_sys(err, errno, "open %s", j->dest);
+  int r = bx_copy_into(&c, root, err);
+  close(root);
+  return r;
+}
+
+/* A new cache with from=: its first content is the stage's (or image's) source path. */
+static int seed_cache(builder *b, bl_stage *from, const bx_mount *m, const char *dir, ld_error **err) {
+  char **low = NULL;
+  size_t n = 0;
+  char *mnt = mktemp_dir(b, "seed", err);
+  int r = mnt ? lowers(b, from, &low, &n, err) : -1;
+  if (r == 0 && n) {
+    seed_job j = {{(const char **) low, n, NULL, NULL, b->empty}, mnt, dir, m->source};
+    r = bx_in_mount_ns(seed_child, &j, err);
+  }
+  for (size_t i = 0; i < n; i++) free(low[i]);
+  free(low);
+  if (mnt) { rmdir(mnt); free(mnt); }
+  return r;
+}
+
+static int resolve_cache(builder *b, bx_mount *m, bl_stage *from, ld_error **err) {
   char hex[LD_DIGEST_MAX];
   ld_digest_buf(LD_SHA256, m->id, strlen(m->id), hex);
   char *dir = ld_xasprintf("%s/mounts/%s", b->cache, ld_digest_hex(hex)), *lock = ld_xasprintf("%s.lock", dir);
@@ -1252,6 +1286,7 @@ static int resolve_cache(builder *b, bx_mount *m, ld_error **err) {
     char *tmp = ld_xasprintf("%s.new-%ld", dir, (long) getpid());
     ld_rm_rf(tmp, NULL);
     r = ld_mkdir_p(tmp, 0755, err);
+    if (r == 0 && from) r = seed_cache(b, from, m, tmp, err);
     if (r == 0 && (chown(tmp, m->uid >= 0 ? (uid_t) m->uid : 0, m->gid >= 0 ? (gid_t) m->gid : 0) < 0 ||
                    chmod(tmp, m->mode >= 0 ? (mode_t) m->mode : 0755) < 0))
       r = ld_err_sys(err, errno, "cache mount %s", tmp);
@@ -1305,9 +1340,14 @@ static int resolve_mount(builder *b, bl_stage *s, const ld_df_instr *in, bx_moun
   bx_mount_describe(m, desc);
   switch (m->type) {
     case BX_MOUNT_BIND: return resolve_bind(b, s, in, m, ro, desc, what, err);
-    case BX_MOUNT_CACHE:
-      if (m->from) return ld_err(err, LD_EUNSUPPORTED, "%s: --mount=type=cache,from= is not supported", what);
-      return 0;
+    case BX_MOUNT_CACHE: {
+      if (!m->from) return 0;
+      bl_stage *from;
+      int r = load_from(b, s, m->from, &from, err);
+      ro->from = ld_xrealloc(ro->from, (ro->n_from + 1) * sizeof *ro->from);
+      ro->from[ro->n_from++] = from;
+      return r < 0 ? ld_error_wrap(err, "%s --mount from=%s", what, m->from) : 0;
+    }
     case BX_MOUNT_TMPFS: return 0;
     case BX_MOUNT_SECRET: {
       int r = secret_lookup(b, m->id, &m->data, &m->data_len, err);
@@ -1343,7 +1383,7 @@ static int materialize_mounts(builder *b, run_opts *ro, ld_error **err) {
     int r = 0;
     if (m->type == BX_MOUNT_BIND && m->from) r = bind_stage_root(b, ro->from[k++], m, err);
     else if (m->type == BX_MOUNT_BIND) r = bind_context_root(b, m, err);
-    else if (m->type == BX_MOUNT_CACHE) r = resolve_cache(b, m, err);
+    else if (m->type == BX_MOUNT_CACHE) r = resolve_cache(b, m, m->from ? ro->from[k++] : NULL, err);
     else if (m->type == BX_MOUNT_SSH && !m->skip && !(m->root = mktemp_dir(b, "ssh", err))) r = -1;
     if (r < 0) return -1;
   }

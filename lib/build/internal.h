@@ -109,6 +109,7 @@ typedef struct bx_copy {
   const ld_ignore *exclude; /* --exclude patterns, matched below each source (a file: its name) */
   bool parents;             /* --parents: keep each source's path (below a "/./" pivot) */
   const char *top;          /* set while walking one source: the source's path */
+  bool keep_owner;          /* owners as in the source (seeding a cache mount), not 0:0 */
 } bx_copy;
 
 /* Applies a symbolic chmod ("u+x", "u=rwX,go=rX", "g=u", "a-w") to mode, as chmod(1) does

@@ -281,7 +281,8 @@ static int mount_bind_like(bx_run *r, int rootfd, const char *root_real, bx_moun
   }
   int sroot = open(src_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (sroot < 0) return ld_err_sys(err, errno, "sandbox: --mount source %s", src_root);
-  int src = ld_open_in_root(sroot, m->source && *m->source ? m->source : ".", O_PATH, 0, NULL);
+  const char *sub = m->type == BX_MOUNT_CACHE ? NULL : m->source; /* a cache's source only seeded it */
+  int src = ld_open_in_root(sroot, sub && *sub ? sub : ".", O_PATH, 0, NULL);
   close(sroot);
   if (src < 0)
     return ld_err(err, ENOENT, "--mount source %s: not found%s%s", m->source ? m->source : "/",

@@ -71,7 +71,23 @@ test_expect_success 'cache mounts persist across builds, are never in the layer,
   printf "seen\n" >expect && last_layer cache >got && diff expect got &&
   l=$(skopeo inspect "oci:$LADING_ROOT:docker.io/library/cache:latest" | jq -r ".Layers[-1]") &&
   tar xzf "$LADING_ROOT/blobs/sha256/${l#sha256:}" -O seen >seen && printf "run 1\nrun 2\n" >expect && diff expect seen &&
-  ls "$LADING_ROOT/build-cache/mounts" | grep -v lock | wc -l | grep -qx 2
+  test $(ls "$LADING_ROOT/build-cache/mounts" | grep -v lock | wc -l) -ge 2
+'
+
+test_expect_success 'a new cache mount with from= starts with that stage path; later builds keep the cache' '
+  cat >ctx/Dockerfile.seed <<-\EOT &&
+	FROM debian:bookworm AS seed
+	RUN mkdir -p /seed/sub && echo seeded >/seed/sub/f && chown 65534 /seed/sub/f
+	FROM debian:bookworm
+	ARG N=1
+	RUN --mount=type=cache,id=seeded,from=seed,source=/seed,target=/c \
+	    test "$(cat /c/sub/f)" = seeded && test "$(stat -c %u /c/sub/f)" = 65534 && echo "$N" >>/c/runs && cp /c/runs /runs
+	EOT
+  lading build -q -t seed --build-arg N=1 -f ctx/Dockerfile.seed ctx >/dev/null &&
+  lading build -q -t seed --build-arg N=2 -f ctx/Dockerfile.seed ctx >/dev/null &&
+  printf "runs\n" >expect && last_layer seed >got && diff expect got &&
+  l=$(skopeo inspect "oci:$LADING_ROOT:docker.io/library/seed:latest" | jq -r ".Layers[-1]") &&
+  test "$(tar xzf "$LADING_ROOT/blobs/sha256/${l#sha256:}" -O runs | tr "\n" " ")" = "1 2 "
 '
 
 test_expect_success 'tmpfs mounts: a size limit, nothing in the layer' '
