@@ -400,9 +400,21 @@ static int copy_dir_contents(const bx_copy *c, int sroot, const char *srel, int 
   return r;
 }
 
-static bool is_local_archive(const char *name) {
-  return ld_str_has_suffix(name, ".tar") || ld_str_has_suffix(name, ".tar.gz") ||
-         ld_str_has_suffix(name, ".tgz") || ld_str_has_suffix(name, ".tar.zst");
+/* ADD unpacks what IS a tar archive (plain, gzip or zstd), whatever its name, as BuildKit decides
+ * by content: the probe reads the first entry header. */
+static bool is_tar_archive(int sroot, const char *rel, const struct stat *st) {
+  if (!S_ISREG(st->st_mode) || st->st_size == 0) return false;
+  int fd = ld_open_in_root(sroot, rel, O_RDONLY, 0, NULL);
+  if (fd < 0) return false;
+  ld_layer_reader *l = NULL;
+  ld_layer_entry e;
+  ld_error *e1 = NULL, *e2 = NULL;
+  bool tar = ld_layer_open(ld_reader_from_fd(fd, true), NULL, NULL, "probe", &l, &e1) == 0 &&
+             ld_layer_next(l, &e, &e2) == 1;
+  if (l) ld_layer_close(l);
+  ld_error_free(e1);
+  ld_error_free(e2);
+  return tar;
 }
 
 static int extract(const bx_copy *c, int sroot, const char *rel, int ddir, ld_error **err) {
@@ -517,7 +529,7 @@ int bx_copy_into(const bx_copy *c0, int root, ld_error **err) {
     close(pfd);
     c->top = rel;
     const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel, *kept = rel + m.m[i].keep_from;
-    if (S_ISDIR(st.st_mode) || (c->extract_archives && is_local_archive(rel))) {
+    if (S_ISDIR(st.st_mode) || (c->extract_archives && is_tar_archive(sroot, rel, &st))) {
       char *dir = c->parents && S_ISDIR(st.st_mode) && *kept ? ld_xasprintf("%s/%s", c->dest, kept) : ld_xstrdup(c->dest);
       int ddir = bx_mkdir_in_root(root, dir, 0755, err);
       free(dir);

@@ -90,7 +90,7 @@ test_expect_success 'ADD of a URL beside local sources, into a directory; severa
   grep "Dockerfile.urls3:2 ADD: with several sources the destination must be a directory ending in /" err
 '
 
-test_expect_success 'ADD --unpack=true extracts a downloaded archive; --unpack=false keeps a local one' '
+test_expect_success 'ADD unpacks local tar archives by content; --unpack=true for a download, --unpack=false keeps one' '
   port=$HTTP_PORT && wait_http "http://127.0.0.1:$port/t.tar.gz" &&
   sum=$(sha256sum "$TRASH/www/t.tar.gz" | cut -d" " -f1) && cp "$TRASH/www/t.tar.gz" ctx/keep.tar.gz &&
   cat >ctx/Dockerfile.unpack <<-EOT &&
@@ -99,10 +99,12 @@ test_expect_success 'ADD --unpack=true extracts a downloaded archive; --unpack=f
 	ADD --checksum=sha256:$sum http://127.0.0.1:$port/t.tar.gz /y/
 	ADD --unpack=false keep.tar.gz /z/
 	ADD keep.tar.gz /w/
+	ADD renamed.bin notatar.tar /v/
 	EOT
+  cp ctx/keep.tar.gz ctx/renamed.bin && head -c 2000 /dev/zero | tr "\\0" x >ctx/notatar.tar &&
   lading build -q -t unpack -f ctx/Dockerfile.unpack ctx >/dev/null &&
-  for i in 0 1 2 3; do layer_names unpack $i; done >got &&
-  printf "x/\nx/inside.txt\ny/\ny/t.tar.gz\nz/\nz/keep.tar.gz\nw/\nw/inside.txt\n" >expect && diff expect got &&
+  for i in 0 1 2 3 4; do layer_names unpack $i; done >got &&
+  printf "x/\nx/inside.txt\ny/\ny/t.tar.gz\nz/\nz/keep.tar.gz\nw/\nw/inside.txt\nv/\nv/inside.txt\nv/notatar.tar\n" >expect && diff expect got &&
   printf "FROM scratch\nADD --unpack=maybe keep.tar.gz /z/\n" >ctx/Dockerfile.unpack2 &&
   expect_exit 1 lading build -q -f ctx/Dockerfile.unpack2 ctx 2>err && grep "unpack=maybe: true or false" err
 '
