@@ -11,8 +11,13 @@
  * times are not in it: COPY writes 0:0 (or --chown) and the layer writer normalises times when
  * asked.
  *
+ * --exclude patterns are matched below each source (excluded()) and drop entries from both the
+ * digest and the copy; --parents keeps each match's path (after a "/./" pivot) under the
+ * destination. ADD unpacks a source that is a tar archive by content (is_tar_archive).
+ *
  * The copy writes into the merged overlay root with *at() calls relative to directory fds that
- * were opened inside the root, keeping modes and mtimes and setting the owner.
+ * were opened inside the root, keeping modes (or --chmod, octal or symbolic per entry) and mtimes
+ * and setting the owner.
  */
 #include <dirent.h>
 #include <errno.h>
