@@ -467,13 +467,13 @@ static int resolve_owner(bx_copy *c, int root, ld_error **err) {
   int r = 0;
   if (*end || end == spec) {
     if (lookup_id(root, "/etc/passwd", spec, &uid, &pgid) < 0)
-      r = ld_err(err, ENOENT, "%s: --chown: unable to find user %s in the image's /etc/passwd", c->what, spec);
+      r = ld_err(err, ENOENT, "%s: unable to find user %s in the image's /etc/passwd", c->what, spec);
   }
   gid = g ? -1 : (pgid >= 0 ? pgid : uid);
   if (r == 0 && g) {
     gid = strtol(g, &end, 10);
     if ((*end || end == g) && lookup_id(root, "/etc/group", g, &gid, NULL) < 0)
-      r = ld_err(err, ENOENT, "%s: --chown: unable to find group %s in the image's /etc/group", c->what, g);
+      r = ld_err(err, ENOENT, "%s: unable to find group %s in the image's /etc/group", c->what, g);
   }
   c->uid = uid;
   c->gid = gid;

@@ -1512,7 +1512,7 @@ static int do_layer_step(builder *b, bl_stage *s, bool squash, const ld_df_instr
     const char *wd = ld_json_str(s->cfg, "WorkingDir"), *u = ld_json_str(s->cfg, "User");
     cj.mkdir_path = ld_xstrdup(wd);
     cj.copy = (bx_copy){.uid = -1, .gid = -1, .chmod = -1, .chown_names = u && *u ? ld_xstrdup(u) : NULL,
-                        .what = ld_xasprintf("%s:%d WORKDIR", b->df->path, in->line)};
+                        .what = ld_xasprintf("%s:%d WORKDIR for USER %s", b->df->path, in->line, u && *u ? u : "root")};
     ld_buf_printf(&desc, "WORKDIR %s user=%s", wd, u ? u : "");
   } else if (in->cmd == LD_DF_RUN) {
     if (prepare_run(b, s, in, &ro, &desc, err) < 0) {

@@ -48,7 +48,10 @@ test_expect_success 'WORKDIR creates a missing directory in its own layer, owned
   grep " 0/0 srv/$" got && test $(wc -l <got) = 3 &&
   layer_names wd 2 >got && printf "unused/\nunused/dir/\n" >expect && diff expect got &&
   config wd >cfg &&
-  jq -e ".config.WorkingDir == \"/srv\"" cfg && jq -e "[.history[] | select(.created_by == \"WORKDIR /srv\")][0].empty_layer" cfg
+  jq -e ".config.WorkingDir == \"/srv\"" cfg && jq -e "[.history[] | select(.created_by == \"WORKDIR /srv\")][0].empty_layer" cfg &&
+  printf "FROM debian:bookworm\nUSER ghost\nWORKDIR /g\n" >ctx/Dockerfile.wd2 &&
+  expect_exit 1 lading build -q -f ctx/Dockerfile.wd2 ctx 2>err &&
+  grep "Dockerfile.wd2:3 WORKDIR for USER ghost: unable to find user ghost in the image.s /etc/passwd" err
 '
 
 test_expect_success 'COPY globs match in every path component (Go filepath.Match rules), .dockerignore still applies' '
