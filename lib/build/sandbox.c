@@ -32,7 +32,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <net/if.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -471,9 +473,26 @@ fail:
   _exit(125);
 }
 
+/* A new network namespace starts with lo down; --network none keeps loopback working, as
+ * BuildKit's does (a test server on 127.0.0.1 inside a RUN). */
+static int loopback_up(ld_error **err) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct ifreq ifr = {0};
+  snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+  int rc = fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ? -1 : 0;
+  if (rc == 0) {
+    ifr.ifr_flags |= IFF_UP;
+    rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+  }
+  if (rc < 0) ld_err_sys(err, errno, "sandbox: bring up lo");
+  if (fd >= 0) close(fd);
+  return rc;
+}
+
 static int sandbox_parent_ns(bx_run *r, int out, ld_error **err) {
   int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | (r->network_none ? CLONE_NEWNET : 0);
   if (unshare(flags) < 0) return ld_err_sys(err, errno, "sandbox: unshare namespaces");
+  if (r->network_none && loopback_up(err) < 0) return -1;
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return ld_err_sys(err, errno, "sandbox: make / private");
   if (bx_mount_overlay(&r->ov, r->mnt, err) < 0) return -1;
   pid_t pid = fork();

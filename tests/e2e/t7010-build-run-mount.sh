@@ -148,10 +148,10 @@ test_expect_success 'ssh: --ssh default forwards $SSH_AUTH_SOCK through a socket
   grep "ssh agent default is required but was not given (--ssh default" err
 '
 
-test_expect_success 'RUN --network=none is per step; --security=insecure is refused' '
+test_expect_success 'RUN --network=none is per step (with lo up); --security=insecure is refused' '
   cat >ctx/Dockerfile.net <<-\EOT &&
 	FROM debian:bookworm
-	RUN --network=none test "$(ls /sys/class/net)" = lo
+	RUN --network=none test "$(ls /sys/class/net)" = lo && test "$(cat /sys/class/net/lo/flags)" = 0x9
 	RUN --network=host --security=sandbox test "$(ls /sys/class/net | wc -l)" -gt 1
 	EOT
   lading build -q -f ctx/Dockerfile.net ctx >/dev/null &&
