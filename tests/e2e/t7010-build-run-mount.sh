@@ -130,7 +130,6 @@ test_expect_success 'a required secret that was not given fails clearly; nothing
 test_expect_success 'ssh: --ssh default forwards $SSH_AUTH_SOCK through a socket with the uid and mode of the mount' '
   command -v ssh-agent >/dev/null || { echo "ssh-agent missing (openssh-client, scripts/deps.sh)"; exit 1; } &&
   eval "$(ssh-agent -s -a "$TRASH/agent.sock")" >/dev/null &&
-  echo "kill $SSH_AGENT_PID" >agent.pid &&
   cat >ctx/Dockerfile.ssh <<-\EOT &&
 	FROM debian:bookworm
 	RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && perl -MIO::Socket::UNIX -e \
