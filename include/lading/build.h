@@ -90,6 +90,10 @@ int ld_df_stage_index(const ld_dockerfile *df, const char *ref);
 typedef const char *(*ld_df_lookup)(void *arg, const char *name);
 int ld_df_expand(const char *word, char escape, ld_df_lookup lookup, void *arg, char **out,
                  ld_error **err);
+/* The same for a COPY/ADD here-document's content: quotes are ordinary characters (kept, and
+ * they do not stop expansion); variables and the escape character work as above. */
+int ld_df_expand_heredoc(const char *text, char escape, ld_df_lookup lookup, void *arg, char **out,
+                         ld_error **err);
 /* Splits text into whitespace-separated words, keeping quotes (and escapes) inside the words. */
 int ld_df_split_words(const char *text, char escape, char ***words, size_t *n, ld_error **err);
 void ld_strv_free(char **v, size_t n);

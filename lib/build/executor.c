@@ -786,7 +786,8 @@ static int write_heredoc_source(builder *b, bl_stage *s, const ld_df_instr *in, 
     return ld_err(err, EINVAL, "%s: here-document name %s is not a file name", j->copy.what, h->name);
   char *content = NULL;
   if (h->expand) {
-    if (expand(b, s, in, h->content, &content, err) < 0) return -1;
+    if (ld_df_expand_heredoc(h->content, b->df->escape, stage_lookup, s, &content, err) < 0)
+      return ld_error_wrap(err, "%s:%d", b->df->path, in->line);
   } else {
     content = ld_xstrdup(h->content);
   }

@@ -4,7 +4,9 @@
  * character literally; '…' is literal; "…" expands variables and lets the escape character
  * protect only ", $ and itself. ${NAME<op>word} evaluates word (recursively, same rules) only
  * when the operator needs it; the pattern forms (# ## % %% / //) match shell patterns. Unset variables expand to "". The result has quotes removed,
- * which is what COPY, ENV, LABEL, WORKDIR... want.
+ * which is what COPY, ENV, LABEL, WORKDIR... want. The content of a COPY <<EOF here-document keeps
+ * its quotes (ld_df_expand_heredoc: variables and escapes only, as BuildKit fixed in #2439), so an
+ * XML declaration or an apostrophe in it comes through as written.
  */
 #include <ctype.h>
 #include <fnmatch.h>
@@ -170,14 +172,30 @@ static int expand_var(lexer *lx, ld_buf *out, ld_error **err) {
   return r;
 }
 
+static int expand_text(const char *word, char escape, bool keep_quotes, ld_df_lookup lookup, void *arg, char **out,
+                       ld_error **err);
+
 int ld_df_expand(const char *word, char escape, ld_df_lookup lookup, void *arg, char **out,
                  ld_error **err) {
+  return expand_text(word, escape, false, lookup, arg, out, err);
+}
+
+int ld_df_expand_heredoc(const char *text, char escape, ld_df_lookup lookup, void *arg, char **out,
+                         ld_error **err) {
+  return expand_text(text, escape, true, lookup, arg, out, err);
+}
+
+static int expand_text(const char *word, char escape, bool keep_quotes, ld_df_lookup lookup, void *arg, char **out,
+                       ld_error **err) {
   lexer lx = {word, 0, escape, lookup, arg, word};
   ld_buf b = {0};
   ld_buf_append(&b, "", 0);
   while (word[lx.i]) {
     char c = word[lx.i];
-    if (c == '\'') {
+    if (keep_quotes && (c == '\'' || c == '"')) {
+      ld_buf_append(&b, &c, 1);
+      lx.i++;
+    } else if (c == '\'') {
       const char *end = strchr(word + lx.i + 1, '\'');
       if (!end) { ld_buf_free(&b); return fail(&lx, err, "unmatched single quote"); }
       ld_buf_append(&b, word + lx.i + 1, (size_t) (end - word - lx.i - 1));

@@ -112,20 +112,21 @@ test_expect_success 'ADD unpacks local tar archives by content; --unpack=true fo
   expect_exit 1 lading build -q -f ctx/Dockerfile.unpack2 ctx 2>err && grep "unpack=maybe: true or false" err
 '
 
-test_expect_success 'COPY with several here-documents, and here-documents beside context files' '
+test_expect_success 'COPY with several here-documents (quotes kept), and here-documents beside context files' '
   echo plain >ctx/plain.txt &&
   cat >ctx/Dockerfile.hd <<-\EOT &&
 	FROM scratch
 	ARG WHO=world
 	COPY --chmod=600 <<one.txt <<"two.txt" plain.txt /d/
-	hello $WHO
+	<?xml version="1.0"?> say "hello" to ${WHO}APOSs friends
 	one.txt
 	not $WHO
 	two.txt
 	EOT
+  sed -i "s/}APOSs/}\x27s/" ctx/Dockerfile.hd && ! grep -q APOS ctx/Dockerfile.hd &&
   lading build -q -t hd -f ctx/Dockerfile.hd ctx >/dev/null &&
   layer_entries hd 0 >got && grep "^-rw------- 0/0 d/one.txt$" got && grep " d/two.txt$" got && grep " d/plain.txt$" got &&
-  test "$(tar xzf "$(layer_blob hd 0)" -O d/one.txt)" = "hello world" &&
+  test "$(tar xzf "$(layer_blob hd 0)" -O d/one.txt | sed "s/\x27/APOS/")" = "<?xml version=\"1.0\"?> say \"hello\" to worldAPOSs friends" &&
   test "$(tar xzf "$(layer_blob hd 0)" -O d/two.txt)" = "not \$WHO"
 '
 

@@ -140,6 +140,10 @@ static void test_expand(void **state) {
   }
   char *out = NULL;
   ld_error *err = NULL;
+  char *hd = NULL;
+  assert_int_equal(ld_df_expand_heredoc("<?xml version=\"1.0\"?> don't '$A' \\$A \"$A\"\n", '\\', lookup, NULL, &hd, &err), 0);
+  assert_string_equal(hd, "<?xml version=\"1.0\"?> don't 'alpha' $A \"alpha\"\n");
+  free(hd);
   assert_int_equal(ld_df_expand("${UNSET:?needed}", '\\', lookup, NULL, &out, &err), -1);
   assert_non_null(strstr(err->msg, "UNSET: needed"));
   ld_error_free(err);
