@@ -17,11 +17,17 @@ static void usage(FILE *f) {
         "  -f, --file PATH          Dockerfile (default CONTEXT/Dockerfile, else CONTEXT/Containerfile)\n"
         "  -t, --tag NAME           name the result (repeatable)\n"
         "      --target STAGE       build up to this stage\n"
-        "      --build-arg K[=V]    set a build argument (K alone: from the environment)\n"
+        "      --build-arg K[=V]    set a build argument (K alone: from the environment);\n"
+        "                           SOURCE_DATE_EPOCH=T acts as --timestamp, HTTP_PROXY & co.\n"
+        "                           reach RUN without an ARG line and stay out of the cache key\n"
         "      --label K=V          add a label to the image\n"
         "      --no-cache           do not use the layer cache\n"
         "      --squash             one layer for the final stage's own steps\n"
-        "      --network MODE       host (default) or none, for RUN\n"
+        "      --network MODE       host (default) or none, for RUN (RUN --network overrides)\n"
+        "      --secret id=ID,src=FILE  a secret for RUN --mount=type=secret (also id=ID,env=VAR;\n"
+        "                           repeatable); never stored in the image or the cache\n"
+        "      --ssh default|ID=SOCKET  an ssh agent socket for RUN --mount=type=ssh (default:\n"
+        "                           $SSH_AUTH_SOCK; repeatable)\n"
         "      --timestamp T        Unix time for every date in the image (reproducible);\n"
         "                           default $SOURCE_DATE_EPOCH when set\n"
         "      --platform P         only the host's (linux/amd64) is supported\n"
@@ -60,7 +66,7 @@ static void report(const ld_build_result *r, cli_format fmt, bool quiet) {
 }
 
 int cmd_build(int argc, char **argv) {
-  enum { O_TARGET = 256, O_BUILD_ARG, O_LABEL, O_NO_CACHE, O_SQUASH, O_NETWORK, O_TIMESTAMP, O_PLATFORM, O_IIDFILE, O_FORMAT };
+  enum { O_TARGET = 256, O_BUILD_ARG, O_LABEL, O_NO_CACHE, O_SQUASH, O_NETWORK, O_TIMESTAMP, O_PLATFORM, O_IIDFILE, O_FORMAT, O_SECRET, O_SSH };
   static const struct option opts[] = {
       {"file", required_argument, NULL, 'f'},       {"tag", required_argument, NULL, 't'},
       {"target", required_argument, NULL, O_TARGET}, {"build-arg", required_argument, NULL, O_BUILD_ARG},
@@ -68,6 +74,7 @@ int cmd_build(int argc, char **argv) {
       {"squash", no_argument, NULL, O_SQUASH},       {"network", required_argument, NULL, O_NETWORK},
       {"timestamp", required_argument, NULL, O_TIMESTAMP}, {"platform", required_argument, NULL, O_PLATFORM},
       {"iidfile", required_argument, NULL, O_IIDFILE}, {"format", required_argument, NULL, O_FORMAT},
+      {"secret", required_argument, NULL, O_SECRET}, {"ssh", required_argument, NULL, O_SSH},
       {"quiet", no_argument, NULL, 'q'},             {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -84,6 +91,12 @@ int cmd_build(int argc, char **argv) {
       case O_TARGET: o.target = optarg; break;
       case O_BUILD_ARG: push(&o.build_args, &o.n_build_args, optarg); break;
       case O_LABEL: push(&o.labels, &o.n_labels, optarg); break;
+      case O_SECRET:
+        if (strncmp(optarg, "id=", 3) && !strstr(optarg, ",id="))
+          rc = cli_usage_error("build", "--secret %s: expected id=ID,src=FILE or id=ID,env=VAR", optarg);
+        else push(&o.secrets, &o.n_secrets, optarg);
+        break;
+      case O_SSH: push(&o.ssh, &o.n_ssh, optarg); break;
       case O_NO_CACHE: o.no_cache = true; break;
       case O_SQUASH: o.squash = true; break;
       case O_NETWORK:
@@ -105,6 +118,15 @@ int cmd_build(int argc, char **argv) {
     }
     if (rc) goto out;
   }
+  for (size_t i = 0; o.timestamp < 0 && i < o.n_build_args; i++) /* BuildKit reads it as a build arg too */
+    if (!strncmp(o.build_args[i], "SOURCE_DATE_EPOCH=", 18)) {
+      char *end;
+      o.timestamp = strtoll(o.build_args[i] + 18, &end, 10);
+      if (*end || o.timestamp < 0) {
+        rc = cli_usage_error("build", "--build-arg %s: seconds since the epoch", o.build_args[i]);
+        goto out;
+      }
+    }
   if (optind != argc - 1) {
     rc = cli_usage_error("build", "expected one build context directory");
     goto out;
@@ -126,5 +148,7 @@ out:
   free(o.tags);
   free(o.build_args);
   free(o.labels);
+  free(o.secrets);
+  free(o.ssh);
   return rc;
 }

@@ -90,6 +90,10 @@ int ld_df_stage_index(const ld_dockerfile *df, const char *ref);
 typedef const char *(*ld_df_lookup)(void *arg, const char *name);
 int ld_df_expand(const char *word, char escape, ld_df_lookup lookup, void *arg, char **out,
                  ld_error **err);
+/* The same for a COPY/ADD here-document's content: quotes are ordinary characters (kept, and
+ * they do not stop expansion); variables and the escape character work as above. */
+int ld_df_expand_heredoc(const char *text, char escape, ld_df_lookup lookup, void *arg, char **out,
+                         ld_error **err);
 /* Splits text into whitespace-separated words, keeping quotes (and escapes) inside the words. */
 int ld_df_split_words(const char *text, char escape, char ***words, size_t *n, ld_error **err);
 void ld_strv_free(char **v, size_t n);
@@ -99,9 +103,13 @@ void ld_strv_free(char **v, size_t n);
 typedef struct ld_ignore ld_ignore;
 int ld_ignore_parse(const char *buf, size_t len, ld_ignore **out, ld_error **err);
 int ld_ignore_load(const char *context_dir, ld_ignore **out, ld_error **err); /* none: empty */
+/* As BuildKit: DOCKERFILE.dockerignore (beside the Dockerfile) when it exists, else the context's. */
+int ld_ignore_load_for(const char *context_dir, const char *dockerfile, ld_ignore **out, ld_error **err);
 bool ld_ignore_match(const ld_ignore *ig, const char *path);
 /* True when some "!" pattern could re-include something below dir (so it must be walked). */
 bool ld_ignore_may_reinclude(const ld_ignore *ig, const char *dir);
+/* Number of patterns (0: nothing is excluded). */
+size_t ld_ignore_count(const ld_ignore *ig);
 void ld_ignore_free(ld_ignore *ig);
 
 /* Lint: hadolint's size and tag rules. */
@@ -130,6 +138,10 @@ typedef struct ld_build_opts {
   bool no_cache;
   bool squash;
   bool network_none;
+  const char **secrets;     /* "id=NAME,src=FILE" or "id=NAME,env=VAR" for RUN --mount=type=secret */
+  size_t n_secrets;
+  const char **ssh;         /* "default" or "ID=SOCKET" for RUN --mount=type=ssh */
+  size_t n_ssh;
   bool quiet;
   int64_t timestamp;        /* -1: not set */
   const char *platform;     /* only the host's is supported */

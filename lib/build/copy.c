@@ -2,8 +2,8 @@
  *
  * Sources are paths relative to the context (or to another stage's root for --from). A source
  * with a ".." component is refused ("escapes the build context"); the rest is opened with
- * ld_open_in_root, so a symlink in the context cannot lead outside it either. Wildcards are
- * allowed in the last component. Files the .dockerignore excludes do not exist for the build:
+ * ld_open_in_root, so a symlink in the context cannot lead outside it either. Wildcards may
+ * stand in any component (glob_walk). Files the .dockerignore excludes do not exist for the build:
  * naming one is the same "not found" error as naming a missing file.
  *
  * The digest that keys the cache covers, in sorted order, each file's relative path, type, mode,
@@ -11,8 +11,13 @@
  * times are not in it: COPY writes 0:0 (or --chown) and the layer writer normalises times when
  * asked.
  *
+ * --exclude patterns are matched below each source (excluded()) and drop entries from both the
+ * digest and the copy; --parents keeps each match's path (after a "/./" pivot) under the
+ * destination. ADD unpacks a source that is a tar archive by content (is_tar_archive).
+ *
  * The copy writes into the merged overlay root with *at() calls relative to directory fds that
- * were opened inside the root, keeping modes and mtimes and setting the owner.
+ * were opened inside the root, keeping modes (or --chmod, octal or symbolic per entry) and mtimes
+ * and setting the owner.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,8 +34,9 @@
 #include "lading/util.h"
 
 typedef struct {
-  char *rel;     /* path relative to src_root */
-  bool wildcard; /* came from a pattern */
+  char *rel;       /* path relative to src_root */
+  bool wildcard;   /* came from a pattern */
+  size_t keep_from; /* --parents: rel + keep_from is the path kept under the destination */
 } match;
 
 typedef struct {
@@ -62,6 +68,18 @@ static char **sorted_names(int dfd, size_t *n) {
 
 static bool ignored(const bx_copy *c, const char *rel) { return c->ignore && *rel && ld_ignore_match(c->ignore, rel); }
 
+/* --exclude: the path below the source being copied (a file source: its own name). */
+static bool excluded(const bx_copy *c, const char *rel) {
+  if (!c->exclude || !c->top) return false;
+  size_t n = strlen(c->top);
+  const char *below;
+  if (!strcmp(rel, c->top)) below = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+  else if (!n) below = rel;
+  else if (!strncmp(rel, c->top, n) && rel[n] == '/') below = rel + n + 1;
+  else return false;
+  return *below && ld_ignore_match(c->exclude, below);
+}
+
 /* Walk into an excluded directory when a "!" pattern may re-include something below it. */
 static bool walk_anyway(const bx_copy *c, int root, const char *rel) {
   if (!c->ignore || !ld_ignore_may_reinclude(c->ignore, rel)) return false;
@@ -72,42 +90,93 @@ static bool walk_anyway(const bx_copy *c, int root, const char *rel) {
   return dir;
 }
 
+static void add_match(matches *out, char *rel, bool wildcard) {
+  out->m = ld_xrealloc(out->m, (out->n + 1) * sizeof *out->m);
+  out->m[out->n++] = (match){rel, wildcard, 0};
+}
+
+/* --parents keeps the path after a "/./" pivot in the source, else the whole path. */
+static size_t pivot_len(const char *src) {
+  const char *p = strstr(src, "/./");
+  if (!p) return 0;
+  char *prefix = ld_xstrndup(src, (size_t) (p - src)), *clean = NULL;
+  size_t n = 0;
+  if (ld_path_clean(prefix, true, &clean, NULL) == 0) n = *clean ? strlen(clean) + 1 : 0;
+  free(prefix);
+  free(clean);
+  return n;
+}
+
+/* Expands the pattern's components [i, n) below the directory rel, in sorted order. Each
+ * component is matched on its own, as Go's filepath.Match does for BuildKit: '*' and '?' never
+ * cross a '/', '[...]' classes ('^' or '!' negates), '\' escapes, and a leading '.' is not
+ * special. A component without metacharacters is looked up, not listed. */
+static void glob_walk(const bx_copy *c, int root, const char *rel, char **comps, size_t i, size_t n, matches *out) {
+  if (i == n) {
+    bx_copy self = *c;
+    self.top = rel;
+    if (!ignored(c, rel) && !excluded(&self, rel)) add_match(out, ld_xstrdup(rel), true);
+    return;
+  }
+  if (!strpbrk(comps[i], "*?[\\")) {
+    char *next = *rel ? ld_xasprintf("%s/%s", rel, comps[i]) : ld_xstrdup(comps[i]);
+    int fd = ld_open_in_root(root, next, O_PATH, 0, NULL);
+    if (fd >= 0) {
+      close(fd);
+      glob_walk(c, root, next, comps, i + 1, n, out);
+    }
+    free(next);
+    return;
+  }
+  int dfd = ld_open_in_root(root, *rel ? rel : ".", O_RDONLY | O_DIRECTORY, 0, NULL);
+  if (dfd < 0) return;
+  size_t k = 0;
+  char **names = sorted_names(dfd, &k);
+  close(dfd);
+  for (size_t j = 0; j < k; j++) {
+    if (fnmatch(comps[i], names[j], 0) != 0) continue;
+    char *next = *rel ? ld_xasprintf("%s/%s", rel, names[j]) : ld_xstrdup(names[j]);
+    glob_walk(c, root, next, comps, i + 1, n, out);
+    free(next);
+  }
+  ld_strv_free(names, k);
+}
+
+static int resolve_one(const bx_copy *c, int root, size_t i, matches *out, ld_error **err);
+
 static int resolve(const bx_copy *c, int root, matches *out, ld_error **err) {
   *out = (matches){0};
   for (size_t i = 0; i < c->n_srcs; i++) {
+    size_t first = out->n, keep = c->parents ? pivot_len(c->srcs[i]) : 0;
+    int r = resolve_one(c, root, i, out, err);
+    for (size_t k = first; k < out->n; k++)
+      if (strlen(out->m[k].rel) >= keep) out->m[k].keep_from = keep;
+    if (r < 0) return -1;
+  }
+  return 0;
+}
+
+static int resolve_one(const bx_copy *c, int root, size_t i, matches *out, ld_error **err) {
+  {
     char *clean;
     ld_error *e2 = NULL;
     if (ld_path_clean(c->srcs[i], true, &clean, &e2) < 0) {
       ld_error_free(e2);
       return ld_err(err, EPERM, "%s: source %s escapes the build context", c->what, c->srcs[i]);
     }
-    const char *slash = strrchr(clean, '/');
-    const char *base = slash ? slash + 1 : clean;
-    if (strpbrk(base, "*?[")) {
-      char *dir = slash ? ld_xstrndup(clean, (size_t) (slash - clean)) : ld_xstrdup("");
-      int dfd = ld_open_in_root(root, *dir ? dir : ".", O_RDONLY | O_DIRECTORY, 0, NULL);
-      size_t n = 0;
-      char **names = dfd >= 0 ? sorted_names(dfd, &n) : NULL;
-      size_t before = out->n;
-      for (size_t k = 0; k < n; k++) {
-        char *rel = *dir ? ld_xasprintf("%s/%s", dir, names[k]) : ld_xstrdup(names[k]);
-        if (fnmatch(base, names[k], FNM_PERIOD) == 0 && !ignored(c, rel)) {
-          out->m = ld_xrealloc(out->m, (out->n + 1) * sizeof *out->m);
-          out->m[out->n++] = (match){rel, true};
-        } else {
-          free(rel);
-        }
+    if (strpbrk(clean, "*?[\\")) {
+      size_t before = out->n, n = 0;
+      char **comps = NULL;
+      for (char *save = NULL, *t = strtok_r(clean, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+        comps = ld_xrealloc(comps, (n + 1) * sizeof *comps);
+        comps[n++] = t;
       }
-      ld_strv_free(names, n);
-      if (dfd >= 0) close(dfd);
-      free(dir);
-      if (out->n == before) {
-        int r = ld_err(err, ENOENT, "%s: no source files were specified by %s (nothing matches, or all excluded by .dockerignore)", c->what, c->srcs[i]);
-        free(clean);
-        return r;
-      }
+      glob_walk(c, root, "", comps, 0, n, out);
+      free(comps);
       free(clean);
-      continue;
+      if (out->n == before)
+        return ld_err(err, ENOENT, "%s: no source files were specified by %s (nothing matches, or all excluded by .dockerignore)", c->what, c->srcs[i]);
+      return 0;
     }
     int fd = ld_open_in_root(root, *clean ? clean : ".", O_PATH, 0, NULL);
     if (fd < 0 || ignored(c, clean)) {
@@ -118,8 +187,7 @@ static int resolve(const bx_copy *c, int root, matches *out, ld_error **err) {
       return r;
     }
     close(fd);
-    out->m = ld_xrealloc(out->m, (out->n + 1) * sizeof *out->m);
-    out->m[out->n++] = (match){clean, false};
+    add_match(out, clean, false);
   }
   return 0;
 }
@@ -170,7 +238,7 @@ static int hash_tree(const bx_copy *c, ld_hasher *h, int root, const char *rel, 
   int r = 0;
   for (size_t i = 0; i < n && r == 0; i++) {
     char *child = *rel ? ld_xasprintf("%s/%s", rel, names[i]) : ld_xstrdup(names[i]);
-    if (!ignored(c, child) || walk_anyway(c, root, child)) r = hash_entry(c, h, root, child, false, err);
+    if (!excluded(c, child) && (!ignored(c, child) || walk_anyway(c, root, child))) r = hash_entry(c, h, root, child, false, err);
     free(child);
   }
   ld_strv_free(names, n);
@@ -179,12 +247,6 @@ static int hash_tree(const bx_copy *c, ld_hasher *h, int root, const char *rel, 
 
 int bx_copy_digest(const bx_copy *c, char out[LD_DIGEST_MAX], ld_error **err) {
   ld_hasher *h = ld_hasher_new(LD_SHA256);
-  if (c->heredoc_name) {
-    ld_hasher_update(h, c->heredoc_content, strlen(c->heredoc_content));
-    ld_hasher_final(h, out);
-    ld_hasher_free(h);
-    return 0;
-  }
   int root = open(c->src_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) {
     ld_hasher_free(h);
@@ -192,7 +254,11 @@ int bx_copy_digest(const bx_copy *c, char out[LD_DIGEST_MAX], ld_error **err) {
   }
   matches m;
   int r = resolve(c, root, &m, err);
-  for (size_t i = 0; r == 0 && i < m.n; i++) r = hash_entry(c, h, root, m.m[i].rel, true, err);
+  bx_copy each = *c;
+  for (size_t i = 0; r == 0 && i < m.n; i++) {
+    each.top = m.m[i].rel;
+    r = hash_entry(&each, h, root, m.m[i].rel, true, err);
+  }
   matches_free(&m);
   close(root);
   ld_hasher_final(h, out);
@@ -202,9 +268,68 @@ int bx_copy_digest(const bx_copy *c, char out[LD_DIGEST_MAX], ld_error **err) {
 
 /* ---- copy ---- */
 
+static mode_t who_bits(char w) {
+  switch (w) {
+    case 'u': return S_IRWXU | S_ISUID;
+    case 'g': return S_IRWXG | S_ISGID;
+    case 'o': return S_IRWXO;
+    default: return 07777;
+  }
+}
+
+/* The permission letters after an operator, as bits of every class (masked by "who" later). */
+static int perm_bits(const char **p, mode_t mode, bool is_dir, mode_t *bits) {
+  *bits = 0;
+  if (**p == 'u' || **p == 'g' || **p == 'o') { /* copy another class: g=u */
+    int shift = **p == 'u' ? 6 : **p == 'g' ? 3 : 0;
+    *bits = ((mode >> shift) & 7) * 0111;
+    (*p)++;
+    return 0;
+  }
+  for (; **p && strchr("rwxXst", **p); (*p)++) {
+    switch (**p) {
+      case 'r': *bits |= 0444; break;
+      case 'w': *bits |= 0222; break;
+      case 'x': *bits |= 0111; break;
+      case 'X': if (is_dir || (mode & 0111)) *bits |= 0111; break;
+      case 's': *bits |= S_ISUID | S_ISGID; break;
+      case 't': *bits |= S_ISVTX; break;
+    }
+  }
+  return 0;
+}
+
+int bx_chmod_symbolic(const char *spec, mode_t mode, bool is_dir, mode_t *out) {
+  const char *p = spec;
+  mode &= 07777;
+  for (;;) {
+    mode_t who = 0;
+    for (; *p && strchr("ugoa", *p); p++) who |= who_bits(*p);
+    if (!who) who = 07777;
+    if (!*p || !strchr("+-=", *p)) return -1;
+    while (*p && strchr("+-=", *p)) {
+      char op = *p++;
+      mode_t bits;
+      perm_bits(&p, mode, is_dir, &bits);
+      bits &= who;
+      if (op == '+') mode |= bits;
+      else if (op == '-') mode &= ~bits;
+      else mode = (mode & ~who) | bits;
+    }
+    if (!*p) break;
+    if (*p++ != ',') return -1;
+  }
+  *out = mode;
+  return 0;
+}
+
 static void set_meta(const bx_copy *c, int fd, const struct stat *st) {
-  if (fchown(fd, c->uid < 0 ? 0 : (uid_t) c->uid, c->gid < 0 ? 0 : (gid_t) c->gid) < 0) {}
-  fchmod(fd, c->chmod >= 0 ? (mode_t) c->chmod : st->st_mode & 07777);
+  uid_t uid = c->keep_owner ? st->st_uid : c->uid < 0 ? 0 : (uid_t) c->uid;
+  gid_t gid = c->keep_owner ? st->st_gid : c->gid < 0 ? 0 : (gid_t) c->gid;
+  if (fchown(fd, uid, gid) < 0) {}
+  mode_t mode = c->chmod >= 0 ? (mode_t) c->chmod : st->st_mode & 07777;
+  if (c->chmod_sym) bx_chmod_symbolic(c->chmod_sym, st->st_mode, S_ISDIR(st->st_mode), &mode);
+  fchmod(fd, mode);
   struct timespec ts[2] = {st->st_mtim, st->st_mtim};
   futimens(fd, ts);
 }
@@ -272,16 +397,29 @@ static int copy_dir_contents(const bx_copy *c, int sroot, const char *srel, int 
   int r = 0;
   for (size_t i = 0; i < n && r == 0; i++) {
     char *child = *srel ? ld_xasprintf("%s/%s", srel, names[i]) : ld_xstrdup(names[i]);
-    if (!ignored(c, child) || walk_anyway(c, sroot, child)) r = copy_entry(c, sroot, child, false, ddir, names[i], err);
+    if (!excluded(c, child) && (!ignored(c, child) || walk_anyway(c, sroot, child)))
+      r = copy_entry(c, sroot, child, false, ddir, names[i], err);
     free(child);
   }
   ld_strv_free(names, n);
   return r;
 }
 
-static bool is_local_archive(const char *name) {
-  return ld_str_has_suffix(name, ".tar") || ld_str_has_suffix(name, ".tar.gz") ||
-         ld_str_has_suffix(name, ".tgz") || ld_str_has_suffix(name, ".tar.zst");
+/* ADD unpacks what IS a tar archive (plain, gzip or zstd), whatever its name, as BuildKit decides
+ * by content: the probe reads the first entry header. */
+static bool is_tar_archive(int sroot, const char *rel, const struct stat *st) {
+  if (!S_ISREG(st->st_mode) || st->st_size == 0) return false;
+  int fd = ld_open_in_root(sroot, rel, O_RDONLY, 0, NULL);
+  if (fd < 0) return false;
+  ld_layer_reader *l = NULL;
+  ld_layer_entry e;
+  ld_error *e1 = NULL, *e2 = NULL;
+  bool tar = ld_layer_open(ld_reader_from_fd(fd, true), NULL, NULL, "probe", &l, &e1) == 0 &&
+             ld_layer_next(l, &e, &e2) == 1;
+  if (l) ld_layer_close(l);
+  ld_error_free(e1);
+  ld_error_free(e2);
+  return tar;
 }
 
 static int extract(const bx_copy *c, int sroot, const char *rel, int ddir, ld_error **err) {
@@ -295,30 +433,6 @@ static int extract(const bx_copy *c, int sroot, const char *rel, int ddir, ld_er
     ld_layer_close(l);
   }
   free(what);
-  return r;
-}
-
-static int write_heredoc(const bx_copy *c, int root, ld_error **err) {
-  bool dir = ld_str_has_suffix(c->dest, "/");
-  char *path = dir ? ld_xasprintf("%s%s", c->dest, c->heredoc_name) : ld_xstrdup(c->dest);
-  char *slash = strrchr(path, '/');
-  *slash = 0;
-  int ddir = bx_mkdir_in_root(root, *path ? path : "/", 0755, err);
-  int r = -1;
-  if (ddir >= 0) {
-    unlinkat(ddir, slash + 1, 0);
-    int fd = openat(ddir, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) r = ld_err_sys(err, errno, "%s: create %s", c->what, c->dest);
-    else {
-      r = ld_write_all(fd, c->heredoc_content, strlen(c->heredoc_content)) < 0 ? ld_err_sys(err, errno, "write") : 0;
-      struct stat st = {.st_mode = 0644};
-      clock_gettime(CLOCK_REALTIME, &st.st_mtim);
-      set_meta(c, fd, &st);
-      close(fd);
-    }
-    close(ddir);
-  }
-  free(path);
   return r;
 }
 
@@ -353,13 +467,13 @@ static int resolve_owner(bx_copy *c, int root, ld_error **err) {
   int r = 0;
   if (*end || end == spec) {
     if (lookup_id(root, "/etc/passwd", spec, &uid, &pgid) < 0)
-      r = ld_err(err, ENOENT, "%s: --chown: unable to find user %s in the image's /etc/passwd", c->what, spec);
+      r = ld_err(err, ENOENT, "%s: unable to find user %s in the image's /etc/passwd", c->what, spec);
   }
   gid = g ? -1 : (pgid >= 0 ? pgid : uid);
   if (r == 0 && g) {
     gid = strtol(g, &end, 10);
     if ((*end || end == g) && lookup_id(root, "/etc/group", g, &gid, NULL) < 0)
-      r = ld_err(err, ENOENT, "%s: --chown: unable to find group %s in the image's /etc/group", c->what, g);
+      r = ld_err(err, ENOENT, "%s: unable to find group %s in the image's /etc/group", c->what, g);
   }
   c->uid = uid;
   c->gid = gid;
@@ -367,10 +481,42 @@ static int resolve_owner(bx_copy *c, int root, ld_error **err) {
   return r;
 }
 
+int bx_mkdir_owned(const bx_copy *c0, int root, const char *path, ld_error **err) {
+  bx_copy copy = *c0, *c = &copy;
+  if (c->chown_names && resolve_owner(c, root, err) < 0) return -1;
+  uid_t uid = c->uid < 0 ? 0 : (uid_t) c->uid;
+  gid_t gid = c->gid < 0 ? 0 : (gid_t) c->gid;
+  char *clean;
+  if (ld_path_clean(path, true, &clean, err) < 0) return -1;
+  int r = 0;
+  for (char *p = clean; r == 0 && *clean;) {
+    char *slash = strchr(p, '/');
+    if (slash) *slash = 0;
+    int fd = ld_open_in_root(root, clean, O_PATH, 0, NULL);
+    if (fd < 0) { /* missing: made here, owned by the stage's USER */
+      char *name = strrchr(clean, '/');
+      if (name) *name = 0;
+      int parent = ld_open_in_root(root, name ? clean : ".", O_RDONLY | O_DIRECTORY, 0, err);
+      if (name) *name = '/';
+      const char *base = name ? name + 1 : clean;
+      if (parent < 0) r = -1;
+      else if (mkdirat(parent, base, 0755) < 0 || fchownat(parent, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+        r = ld_err_sys(err, errno, "%s: create %s", c->what, path);
+      if (parent >= 0) close(parent);
+    } else {
+      close(fd);
+    }
+    if (!slash) break;
+    *slash = '/';
+    p = slash + 1;
+  }
+  free(clean);
+  return r;
+}
+
 int bx_copy_into(const bx_copy *c0, int root, ld_error **err) {
   bx_copy copy = *c0, *c = &copy;
   if (c->chown_names && resolve_owner(c, root, err) < 0) return -1;
-  if (c->heredoc_name) return write_heredoc(c, root, err);
   int sroot = open(c->src_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (sroot < 0) return ld_err_sys(err, errno, "open %s", c->src_root);
   matches m;
@@ -386,14 +532,18 @@ int bx_copy_into(const bx_copy *c0, int root, ld_error **err) {
     int pfd = ld_open_in_root(sroot, *rel ? rel : ".", O_PATH, 0, err);
     if (pfd < 0 || fstat(pfd, &st) < 0) { if (pfd >= 0) close(pfd); r = -1; break; }
     close(pfd);
-    const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
-    if (S_ISDIR(st.st_mode) || (c->extract_archives && is_local_archive(rel))) {
-      int ddir = bx_mkdir_in_root(root, c->dest, 0755, err);
+    c->top = rel;
+    const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel, *kept = rel + m.m[i].keep_from;
+    if (S_ISDIR(st.st_mode) || (c->extract_archives && is_tar_archive(sroot, rel, &st))) {
+      char *dir = c->parents && S_ISDIR(st.st_mode) && *kept ? ld_xasprintf("%s/%s", c->dest, kept) : ld_xstrdup(c->dest);
+      int ddir = bx_mkdir_in_root(root, dir, 0755, err);
+      free(dir);
       if (ddir < 0) { r = -1; break; }
       r = S_ISDIR(st.st_mode) ? copy_dir_contents(c, sroot, rel, ddir, err) : extract(c, sroot, rel, ddir, err);
       close(ddir);
     } else {
-      char *target = dest_dir ? ld_xasprintf("%s/%s", c->dest, base) : ld_xstrdup(c->dest);
+      char *target = c->parents ? ld_xasprintf("%s/%s", c->dest, kept)
+                     : dest_dir ? ld_xasprintf("%s/%s", c->dest, base) : ld_xstrdup(c->dest);
       char *slash = strrchr(target, '/');
       *slash = 0;
       int ddir = bx_mkdir_in_root(root, *target ? target : "/", 0755, err);

@@ -31,7 +31,7 @@ static const instr_spec specs[] = {
     {"FROM", LD_DF_FROM, " platform "},
     {"RUN", LD_DF_RUN, " mount network security "},
     {"COPY", LD_DF_COPY, " from chown chmod link parents exclude "},
-    {"ADD", LD_DF_ADD, " chown chmod link checksum keep-git-dir exclude "},
+    {"ADD", LD_DF_ADD, " chown chmod link checksum keep-git-dir exclude unpack "},
     {"ENV", LD_DF_ENV, ""},
     {"ARG", LD_DF_ARG, ""},
     {"LABEL", LD_DF_LABEL, ""},

@@ -116,7 +116,19 @@ int ld_ignore_parse(const char *buf, size_t len, ld_ignore **out, ld_error **err
 }
 
 int ld_ignore_load(const char *context_dir, ld_ignore **out, ld_error **err) {
-  char *path = ld_path_join(context_dir, ".dockerignore");
+  return ld_ignore_load_for(context_dir, NULL, out, err);
+}
+
+int ld_ignore_load_for(const char *context_dir, const char *dockerfile, ld_ignore **out, ld_error **err) {
+  char *path = NULL;
+  if (dockerfile) { /* BuildKit: <Dockerfile>.dockerignore beside it wins over the context's */
+    path = ld_xasprintf("%s.dockerignore", dockerfile);
+    if (!ld_path_exists(path)) {
+      free(path);
+      path = NULL;
+    }
+  }
+  if (!path) path = ld_path_join(context_dir, ".dockerignore");
   char *buf = NULL;
   size_t len = 0;
   int r;
@@ -145,6 +157,8 @@ bool ld_ignore_may_reinclude(const ld_ignore *ig, const char *dir) {
   }
   return false;
 }
+
+size_t ld_ignore_count(const ld_ignore *ig) { return ig ? ig->n : 0; }
 
 void ld_ignore_free(ld_ignore *ig) {
   if (!ig) return;

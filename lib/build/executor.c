@@ -18,10 +18,16 @@
  * upper directory of a finished step simply moves there. A layer only in the store (a base image,
  * or after the unpacked copy was removed) is unpacked the first time a RUN or COPY needs it.
  *
+ * RUN --mount: the options are parsed in mounts.c; here they are resolved (a bind's content digest
+ * or stage key and a secret's value go into the step key or the environment; on a cache miss only,
+ * the filtered context copy, the stage overlay and the cache directory with its flock are made),
+ * and the sandbox mounts them. WORKDIR is a layer step too: it creates its directory for USER.
+ *
  * Reproducibility: with --timestamp / SOURCE_DATE_EPOCH, history, config and every tar entry get
  * that time; tar entries are sorted and gzip is deterministic (layer_write.h). Without it, a
  * rebuild from cache still gives the same digest: the creation times come from the cache.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +36,7 @@
 #include <signal.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -470,6 +477,26 @@ static int do_arg(builder *b, bl_stage *s, const ld_df_instr *in, ld_error **err
   return 0;
 }
 
+/* EXPOSE PORT[-PORT][/PROTO]: a range becomes one entry per port, as Docker's port specs do. */
+static int expose(builder *b, json_t *cfg, const ld_df_instr *in, const char *spec, ld_error **err) {
+  const char *slash = strchr(spec, '/');
+  char *ports = slash ? ld_xstrndup(spec, (size_t) (slash - spec)) : ld_xstrdup(spec), *end;
+  const char *proto = slash ? slash + 1 : "tcp";
+  long lo = strtol(ports, &end, 10), hi = lo;
+  if (*end == '-') hi = strtol(end + 1, &end, 10);
+  bool ok = end != ports && !*end && lo > 0 && hi >= lo && hi <= 65535 &&
+            (!strcasecmp(proto, "tcp") || !strcasecmp(proto, "udp") || !strcasecmp(proto, "sctp"));
+  free(ports);
+  if (!ok) return ld_err(err, EINVAL, "%s:%d: EXPOSE %s: expected PORT[-PORT][/tcp|udp|sctp]", b->df->path, in->line, spec);
+  for (long p = lo; p <= hi; p++) {
+    char key[32];
+    snprintf(key, sizeof key, "%ld/%s", p, proto);
+    for (char *k = key; *k; k++) *k = (char) tolower((unsigned char) *k);
+    json_object_set_new(obj_child(cfg, "ExposedPorts"), key, json_object());
+  }
+  return 0;
+}
+
 static int do_meta(builder *b, bl_stage *s, const ld_df_instr *in, ld_error **err) {
   json_t *cfg = s->cfg;
   char *v = NULL;
@@ -513,10 +540,9 @@ static int do_meta(builder *b, bl_stage *s, const ld_df_instr *in, ld_error **er
     case LD_DF_EXPOSE:
       for (size_t i = 0; i < in->n_args; i++) {
         if (expand(b, s, in, in->args[i], &v, err) < 0) return -1;
-        char *port = strchr(v, '/') ? ld_xstrdup(v) : ld_xasprintf("%s/tcp", v);
-        json_object_set_new(obj_child(cfg, "ExposedPorts"), port, json_object());
-        free(port);
+        int r = expose(b, cfg, in, v, err);
         free(v);
+        if (r < 0) return -1;
       }
       return 0;
     case LD_DF_VOLUME:
@@ -594,6 +620,15 @@ typedef struct {
   char *from_mnt;
   char *url, *checksum; /* ADD URL --checksum=sha256:... */
   char *url_dir;
+  char *mkdir_path;     /* WORKDIR: the directory to create */
+  ld_ignore *exclude;   /* COPY/ADD --exclude */
+  int unpack;           /* ADD --unpack: -1 not given, 0, 1 */
+  char *chmod_sym;      /* --chmod in symbolic form */
+  char *hd_dir;         /* COPY <<EOF: the here-documents as files */
+  char **hd_names;
+  size_t n_hd;
+  bx_copy url_copy;     /* ADD URL: the downloaded file, beside the local sources */
+  char *url_name;
 } copy_job;
 
 static int copy_child(void *arg, ld_error **err) {
@@ -605,7 +640,19 @@ static int copy_child(void *arg, ld_error **err) {
   }
   int root = open(j->mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) return ld_err_sys(err, errno, "open %s", j->mnt);
-  int r = bx_copy_into(&j->copy, root, err);
+  int r = 0;
+  if (j->mkdir_path) r = bx_mkdir_owned(&j->copy, root, j->mkdir_path, err);
+  else if (j->copy.n_srcs) r = bx_copy_into(&j->copy, root, err);
+  if (r == 0 && j->n_hd) {
+    bx_copy hc = j->copy;
+    hc.src_root = j->hd_dir;
+    hc.srcs = j->hd_names;
+    hc.n_srcs = j->n_hd;
+    hc.ignore = hc.exclude = NULL;
+    hc.extract_archives = hc.parents = false;
+    r = bx_copy_into(&hc, root, err);
+  }
+  if (r == 0 && j->url) r = bx_copy_into(&j->url_copy, root, err);
   close(root);
   return r;
 }
@@ -699,6 +746,70 @@ static int parse_chown(const char *spec, long *uid, long *gid) {
   return *end ? -1 : 0;
 }
 
+/* --from=stage|image: a stage built before this one (by name or index), else an image loaded
+ * as a pseudo-stage. *out is a copy the caller frees (stage_clear). */
+static int load_from(builder *b, bl_stage *s, const char *ref, bl_stage **out, ld_error **err) {
+  int dep = ld_df_stage_index(b->df, ref);
+  if (dep >= 0 && (size_t) dep >= (size_t) (s - b->stages)) dep = -1;
+  *out = ld_xcalloc(1, sizeof **out);
+  if (dep < 0) return load_image(b, *out, ref, err);
+  if (build_stage(b, (size_t) dep, err) < 0) return -1;
+  stage_copy(*out, &b->stages[dep]);
+  return 0;
+}
+
+/* --exclude=PATTERN (repeatable): .dockerignore-style patterns, matched below each source. */
+static int prepare_exclude(builder *b, bl_stage *s, const ld_df_instr *in, copy_job *j, ld_buf *desc, ld_error **err) {
+  ld_buf text = {0};
+  for (size_t i = 0; i < in->n_flags; i++) {
+    if (strcmp(in->flags[i].key, "exclude")) continue;
+    char *v;
+    if (expand(b, s, in, in->flags[i].value, &v, err) < 0) { ld_buf_free(&text); return -1; }
+    ld_buf_printf(&text, "%s\n", v);
+    ld_buf_printf(desc, "exclude=%s\n", v);
+    free(v);
+  }
+  if (!text.len) return 0;
+  int r = ld_ignore_parse(text.data, text.len, &j->exclude, err);
+  ld_buf_free(&text);
+  j->copy.exclude = j->exclude;
+  return r;
+}
+
+static char *mktemp_dir(builder *b, const char *what, ld_error **err);
+
+/* COPY <<EOF: each here-document becomes a file named after its marker in a scratch directory,
+ * copied beside the other sources; its content (after expansion) keys the step. */
+static int write_heredoc_source(builder *b, bl_stage *s, const ld_df_instr *in, const ld_df_heredoc *h, copy_job *j,
+                                ld_buf *desc, ld_error **err) {
+  if (strchr(h->name, '/') || !strcmp(h->name, ".") || !strcmp(h->name, ".."))
+    return ld_err(err, EINVAL, "%s: here-document name %s is not a file name", j->copy.what, h->name);
+  char *content = NULL;
+  if (h->expand) {
+    if (ld_df_expand_heredoc(h->content, b->df->escape, stage_lookup, s, &content, err) < 0)
+      return ld_error_wrap(err, "%s:%d", b->df->path, in->line);
+  } else {
+    content = ld_xstrdup(h->content);
+  }
+  int r = 0;
+  if (!j->hd_dir && !(j->hd_dir = mktemp_dir(b, "heredoc", err))) r = -1;
+  char *path = r == 0 ? ld_path_join(j->hd_dir, h->name) : NULL;
+  int fd = path ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644) : -1;
+  if (r == 0 && (fd < 0 || ld_write_all(fd, content, strlen(content)) < 0 || fchmod(fd, 0644) < 0))
+    r = ld_err_sys(err, errno, "%s: here-document %s", j->copy.what, h->name);
+  if (fd >= 0) close(fd);
+  if (r == 0) {
+    char d[LD_DIGEST_MAX];
+    ld_digest_buf(LD_SHA256, content, strlen(content), d);
+    ld_buf_printf(desc, "heredoc=%s content=%s\n", h->name, d);
+    j->hd_names = ld_xrealloc(j->hd_names, (j->n_hd + 1) * sizeof *j->hd_names);
+    j->hd_names[j->n_hd++] = ld_xstrdup(h->name);
+  }
+  free(path);
+  free(content);
+  return r;
+}
+
 /* Prepares the COPY: expanded sources/dest, the source root, and the digest of the inputs. */
 static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job *j, ld_buf *desc, ld_error **err) {
   bx_copy *c = &j->copy;
@@ -706,7 +817,13 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
   c->uid = c->gid = -1;
   c->chmod = -1;
   c->what = ld_xasprintf("%s:%d %s", b->df->path, in->line, in->keyword);
-  c->extract_archives = in->cmd == LD_DF_ADD;
+  /* ADD --unpack: default true for local archives, false for downloads (BuildKit's defaults) */
+  const char *unpack = ld_df_flag(in, "unpack");
+  if (unpack && strcmp(unpack, "true") && strcmp(unpack, "false"))
+    return ld_err(err, EINVAL, "%s: --unpack=%s: true or false", c->what, unpack);
+  j->unpack = unpack ? !strcmp(unpack, "true") : -1;
+  c->extract_archives = in->cmd == LD_DF_ADD && j->unpack != 0;
+  if (unpack) ld_buf_printf(desc, "unpack=%d\n", j->unpack);
   size_t n_src = in->n_args - 1;
   char *dest;
   if (expand(b, s, in, in->args[in->n_args - 1], &dest, err) < 0) return -1;
@@ -722,39 +839,64 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
     if (parse_chown(spec, &c->uid, &c->gid) < 0) c->chown_names = spec; /* by name: resolved in the root */
     else free(spec);
   }
-  if (ld_df_flag(in, "chmod")) c->chmod = (int) strtol(ld_df_flag(in, "chmod"), NULL, 8);
-  if (in->n_heredocs) {
-    c->heredoc_name = in->heredocs[0].name;
-    char *content = NULL;
-    if (in->heredocs[0].expand) {
-      if (expand(b, s, in, in->heredocs[0].content, &content, err) < 0) return -1;
-    } else content = ld_xstrdup(in->heredocs[0].content);
-    c->heredoc_content = content;
-    ld_buf_printf(desc, "%s heredoc %s -> %s chown=%ld:%ld/%s chmod=%o\n", in->keyword, c->heredoc_name, c->dest,
-                  c->uid, c->gid, c->chown_names ? c->chown_names : "", c->chmod);
-    char d[LD_DIGEST_MAX];
-    bx_copy_digest(c, d, NULL);
-    ld_buf_puts(desc, d);
-    return 0;
-  }
-  c->srcs = ld_xcalloc(n_src, sizeof *c->srcs);
-  for (size_t i = 0; i < n_src; i++) {
-    if (expand(b, s, in, in->args[i], &c->srcs[i], err) < 0) return -1;
-    c->n_srcs++;
-    if (is_url(c->srcs[i])) {
-      if (in->cmd != LD_DF_ADD) return ld_err(err, EINVAL, "%s: a URL (%s) can only be ADDed", c->what, c->srcs[i]);
-      const char *sum = ld_df_flag(in, "checksum");
-      if (!sum || ld_digest_validate(sum, NULL) < 0)
-        return ld_err(err, EINVAL, "%s: ADD of a URL needs --checksum=sha256:<hex> (got %s)", c->what, sum ? sum : "none");
-      if (n_src != 1) return ld_err(err, LD_EUNSUPPORTED, "%s: ADD of a URL takes one source", c->what);
-      j->url = ld_xstrdup(c->srcs[i]);
-      j->checksum = ld_xstrdup(sum);
+  if (ld_df_flag(in, "chmod")) {
+    char *spec, *end;
+    mode_t m;
+    if (expand(b, s, in, ld_df_flag(in, "chmod"), &spec, err) < 0) return -1;
+    long oct = strtol(spec, &end, 8);
+    if (*spec && !*end && oct >= 0 && oct <= 07777) {
+      c->chmod = (int) oct;
+      free(spec);
+    } else if (bx_chmod_symbolic(spec, 0, false, &m) == 0) {
+      j->chmod_sym = spec;
+      c->chmod_sym = spec;
+      ld_buf_printf(desc, "chmod=%s\n", spec);
+    } else {
+      int r = ld_err(err, EINVAL, "%s: invalid --chmod=%s: octal (0755) or symbolic (u=rwX,go=rX)", c->what, spec);
+      free(spec);
+      return r;
     }
   }
-  if (j->url) { /* the content is known by its checksum: no download for the cache key */
-    ld_buf_printf(desc, "%s url=%s checksum=%s chown=%ld:%ld/%s chmod=%o dest=%s%s\n", in->keyword, j->url,
-                  j->checksum, c->uid, c->gid, c->chown_names ? c->chown_names : "", c->chmod, c->dest,
-                  trailing ? "/" : "");
+  if (prepare_exclude(b, s, in, j, desc, err) < 0) return -1;
+  if (ld_df_flag(in, "parents")) {
+    c->parents = strcmp(ld_df_flag(in, "parents"), "false") != 0;
+    ld_buf_printf(desc, "parents=%d\n", c->parents);
+  }
+  if (n_src > 1 && !trailing)
+    return ld_err(err, EINVAL, "%s: with several sources the destination must be a directory ending in /", c->what);
+  if (ld_df_flag(in, "checksum") && expand(b, s, in, ld_df_flag(in, "checksum"), &j->checksum, err) < 0) return -1;
+  c->srcs = ld_xcalloc(n_src, sizeof *c->srcs);
+  for (size_t i = 0, k = 0; i < n_src; i++) {
+    if (k < in->n_heredocs && !strncmp(in->args[i], "<<", 2)) {
+      if (write_heredoc_source(b, s, in, &in->heredocs[k++], j, desc, err) < 0) return -1;
+      continue;
+    }
+    char *src;
+    if (expand(b, s, in, in->args[i], &src, err) < 0) return -1;
+    if (!is_url(src)) {
+      c->srcs[c->n_srcs++] = src;
+      continue;
+    }
+    /* A URL: its content is pinned by --checksum, so the key needs no download. One --checksum
+     * pins one URL: several URLs in one ADD cannot all be checked. */
+    int r = 0;
+    const char *sum = j->checksum;
+    if (in->cmd != LD_DF_ADD) r = ld_err(err, EINVAL, "%s: a URL (%s) can only be ADDed", c->what, src);
+    else if (ld_str_has_suffix(src, ".git") || strstr(src, ".git#"))
+      r = ld_err(err, LD_EUNSUPPORTED, "%s: ADD of a git repository (%s) is not supported", c->what, src);
+    else if (!sum || ld_digest_validate(sum, NULL) < 0)
+      r = ld_err(err, EINVAL, "%s: ADD of a URL needs --checksum=sha256:<hex> (got %s)", c->what, sum ? sum : "none");
+    else if (j->url)
+      r = ld_err(err, LD_EUNSUPPORTED, "%s: --checksum pins one URL; %s and %s need one ADD each", c->what, j->url, src);
+    if (r < 0) { free(src); return -1; }
+    j->url = src;
+    ld_buf_printf(desc, "url=%s checksum=%s\n", j->url, j->checksum);
+  }
+  if (!j->url && j->checksum)
+    return ld_err(err, EINVAL, "%s: --checksum is only for a URL source", c->what);
+  if (j->url && !c->n_srcs) {
+    ld_buf_printf(desc, "%s chown=%ld:%ld/%s chmod=%o dest=%s%s\n", in->keyword, c->uid, c->gid,
+                  c->chown_names ? c->chown_names : "", c->chmod, c->dest, trailing ? "/" : "");
     return 0;
   }
   const char *from = ld_df_flag(in, "from");
@@ -764,20 +906,9 @@ static int prepare_copy(builder *b, bl_stage *s, const ld_df_instr *in, copy_job
   if (from) {
     char *ref;
     if (expand(b, s, in, from, &ref, err) < 0) return -1;
-    int dep = ld_df_stage_index(b->df, ref);
-    if (dep >= 0 && (size_t) dep >= (size_t) (s - b->stages)) dep = -1;
-    if (dep < 0) {
-      /* an image: load it as a pseudo-stage */
-      j->from = ld_xcalloc(1, sizeof *j->from);
-      int r = load_image(b, j->from, ref, err);
-      free(ref);
-      if (r < 0) return ld_error_wrap(err, "%s", c->what);
-    } else {
-      free(ref);
-      if (build_stage(b, (size_t) dep, err) < 0) return -1;
-      j->from = ld_xcalloc(1, sizeof *j->from);
-      stage_copy(j->from, &b->stages[dep]);
-    }
+    int r = load_from(b, s, ref, &j->from, err);
+    free(ref);
+    if (r < 0) return ld_error_wrap(err, "%s", c->what);
     ld_buf_printf(desc, "from=%s\n", j->from->key);
     if (lowers(b, j->from, &j->from_lower, &j->n_from_lower, err) < 0) return -1;
     j->from_mnt = ld_xasprintf("%s/from-XXXXXX", b->tmp);
@@ -798,7 +929,6 @@ static void copy_job_clear(copy_job *j) {
   free((char *) c->what);
   free((char *) c->dest);
   free((char *) c->chown_names);
-  if (c->heredoc_name) free((char *) c->heredoc_content);
   ld_strv_free(c->srcs, c->n_srcs);
   if (j->from) { stage_clear(j->from); free(j->from); }
   for (size_t i = 0; i < j->n_from_lower; i++) free(j->from_lower[i]);
@@ -806,10 +936,15 @@ static void copy_job_clear(copy_job *j) {
   if (j->from_mnt) { rmdir(j->from_mnt); free(j->from_mnt); }
   free(j->url);
   free(j->checksum);
+  free(j->mkdir_path);
+  ld_ignore_free(j->exclude);
+  free(j->url_name);
+  free(j->chmod_sym);
+  ld_strv_free(j->hd_names, j->n_hd);
+  if (j->hd_dir) { ld_rm_rf(j->hd_dir, NULL); free(j->hd_dir); }
   if (j->url_dir) { ld_rm_rf(j->url_dir, NULL); free(j->url_dir); }
 }
 
-static char *mktemp_dir(builder *b, const char *what, ld_error **err);
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg) {
   void **a = arg;
@@ -851,12 +986,15 @@ static int fetch_url(builder *b, copy_job *j, ld_error **err) {
   ld_hasher_free(h);
   if (r == 0 && strcmp(got, j->checksum))
     r = ld_err(err, LD_EDIGEST, "%s: %s has digest %s, --checksum says %s", j->copy.what, j->url, got, j->checksum);
-  if (r == 0) {
+  if (r == 0) { /* copied like a context file named after the URL; unpacked only with --unpack=true */
     chmod(path, 0600);
-    j->copy.src_root = j->url_dir;
-    free(j->copy.srcs[0]);
-    j->copy.srcs[0] = name;
-    j->copy.extract_archives = false; /* ADD does not unpack downloaded archives */
+    j->url_copy = j->copy;
+    j->url_copy.src_root = j->url_dir;
+    j->url_copy.ignore = NULL;
+    j->url_copy.srcs = &j->url_name;
+    j->url_copy.n_srcs = 1;
+    j->url_copy.extract_archives = j->unpack == 1;
+    j->url_name = name;
     name = NULL;
   }
   free(name);
@@ -909,8 +1047,403 @@ static char *mktemp_dir(builder *b, const char *what, ld_error **err) {
   return p;
 }
 
-static int run_step(builder *b, bl_stage *s, const ld_df_instr *in, copy_job *cj, const char *upper,
-                    ld_error **err) {
+/* ---- RUN options: --mount, --network, --security ---- */
+
+typedef struct {
+  bx_mount *m;
+  size_t n;
+  bool network_none;
+  char **env;       /* added to the RUN's environment, not to its key (secrets, SSH_AUTH_SOCK) */
+  size_t n_env;
+  bl_stage **from;  /* stages bound with from=, kept for their layer directories */
+  size_t n_from;
+} run_opts;
+
+static void run_opts_clear(run_opts *ro) {
+  for (size_t i = 0; i < ro->n; i++) bx_mount_clear(&ro->m[i]);
+  free(ro->m);
+  for (size_t i = 0; i < ro->n_env; i++) {
+    explicit_bzero(ro->env[i], strlen(ro->env[i]));
+    free(ro->env[i]);
+  }
+  free(ro->env);
+  for (size_t i = 0; i < ro->n_from; i++) {
+    stage_clear(ro->from[i]);
+    free(ro->from[i]);
+  }
+  free(ro->from);
+  memset(ro, 0, sizeof *ro);
+}
+
+static void run_opts_env(run_opts *ro, char *kv) {
+  ro->env = ld_xrealloc(ro->env, (ro->n_env + 1) * sizeof *ro->env);
+  ro->env[ro->n_env++] = kv;
+}
+
+/* The value of key in "k=v,k2=v2" (a new string), or NULL. */
+static char *csv_get(const char *spec, const char *key) {
+  size_t n = strlen(key);
+  for (const char *p = spec; p && *p;) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t) (end - p) : strlen(p);
+    if (len > n && !strncmp(p, key, n) && p[n] == '=') return ld_xstrndup(p + n + 1, len - n - 1);
+    p = end ? end + 1 : NULL;
+  }
+  return NULL;
+}
+
+/* --secret id=NAME,src=FILE | id=NAME,env=VAR (type=file|env also accepted; neither src nor env:
+ * the environment variable NAME). 1 found, 0 not given, -1 error. */
+static int secret_lookup(builder *b, const char *id, char **data, size_t *len, ld_error **err) {
+  for (size_t i = 0; i < b->o->n_secrets; i++) {
+    const char *spec = b->o->secrets[i];
+    char *sid = csv_get(spec, "id");
+    bool match = sid && !strcmp(sid, id);
+    free(sid);
+    if (!match) continue;
+    char *src = csv_get(spec, "src"), *env = csv_get(spec, "env"), *type = csv_get(spec, "type");
+    if (!src) src = csv_get(spec, "source");
+    if (!src && !env) {
+      if (type && !strcmp(type, "file")) src = ld_xstrdup(id);
+      else env = ld_xstrdup(id);
+    }
+    int r = 1;
+    if (src) {
+      if (ld_read_file(src, 1 << 20, data, len, err) < 0) r = ld_error_wrap(err, "--secret id=%s", id);
+    } else if (getenv(env)) {
+      *data = ld_xstrdup(getenv(env));
+      *len = strlen(*data);
+    } else {
+      r = ld_err(err, ENOENT, "--secret id=%s: environment variable %s is not set", id, env);
+    }
+    free(src);
+    free(env);
+    free(type);
+    return r;
+  }
+  return 0;
+}
+
+/* --ssh default | ID=SOCKET; "default" alone means $SSH_AUTH_SOCK. */
+static char *ssh_lookup(builder *b, const char *id) {
+  for (size_t i = 0; i < b->o->n_ssh; i++) {
+    const char *spec = b->o->ssh[i], *eq = strchr(spec, '=');
+    size_t n = eq ? (size_t) (eq - spec) : strlen(spec);
+    if (strlen(id) != n || strncmp(spec, id, n)) continue;
+    if (eq) return ld_xstrdup(eq + 1);
+    const char *sock = getenv("SSH_AUTH_SOCK");
+    return sock && *sock ? ld_xstrdup(sock) : NULL;
+  }
+  return NULL;
+}
+
+static char **one_lower(const char *dir) {
+  char **l = ld_xcalloc(1, sizeof *l);
+  l[0] = ld_xstrdup(dir);
+  return l;
+}
+
+/* A rw bind sees its writes through an overlay whose upper directory is thrown away. */
+static int overlay_for_writes(builder *b, bx_mount *m, ld_error **err) {
+  if (!m->ov_mnt && !(m->ov_mnt = mktemp_dir(b, "bindmnt", err))) return -1;
+  if (m->readonly) return 0;
+  if (!(m->ov_upper = mktemp_dir(b, "bindup", err)) || !(m->ov_work = mktemp_dir(b, "bindwork", err))) return -1;
+  return 0;
+}
+
+/* bind from the context: its content digest keys the step. With .dockerignore rules the RUN sees a
+ * filtered copy, as BuildKit's context transfer would give it. */
+static int resolve_bind_context(builder *b, bx_mount *m, const char *what, ld_buf *desc, ld_error **err) {
+  bx_copy c = {.src_root = b->context, .ignore = b->ig, .uid = -1, .gid = -1, .chmod = -1, .what = what};
+  char *src = (char *) (m->source && *m->source ? m->source : ".");
+  c.srcs = &src;
+  c.n_srcs = 1;
+  char d[LD_DIGEST_MAX];
+  if (bx_copy_digest(&c, d, err) < 0) return -1;
+  ld_buf_printf(desc, " content=%s", d);
+  return 0;
+}
+
+/* On a cache miss only: the directory the RUN will see for a bind from the context. */
+static int bind_context_root(builder *b, bx_mount *m, ld_error **err) {
+  bx_copy c = {.src_root = b->context, .ignore = b->ig, .uid = -1, .gid = -1, .chmod = -1, .what = "--mount"};
+  char *src = (char *) (m->source && *m->source ? m->source : ".");
+  c.srcs = &src;
+  c.n_srcs = 1;
+  if (ld_ignore_count(b->ig) == 0) {
+    m->root = ld_xstrdup(b->context);
+  } else {
+    char *copy = mktemp_dir(b, "bindctx", err);
+    if (!copy) return -1;
+    int root = open(copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    int cfd = open(b->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int sfd = cfd >= 0 ? ld_open_in_root(cfd, src, O_PATH, 0, NULL) : -1;
+    bool dir = sfd >= 0 && fstat(sfd, &st) == 0 && S_ISDIR(st.st_mode);
+    if (sfd >= 0) close(sfd);
+    if (cfd >= 0) close(cfd);
+    c.dest = "/";
+    c.dest_is_dir = true;
+    int r = root < 0 ? ld_err_sys(err, errno, "open %s", copy) : bx_copy_into(&c, root, err);
+    if (root >= 0) close(root);
+    if (r < 0) { free(copy); return -1; }
+    m->root = copy;
+    if (dir) {
+      free(m->source);
+      m->source = NULL;
+    } else {
+      const char *base = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
+      char *bs = ld_xstrdup(base);
+      free(m->source);
+      m->source = bs;
+    }
+  }
+  if (!m->readonly) {
+    m->lower = (const char **) one_lower(m->root);
+    m->n_lower = 1;
+    return overlay_for_writes(b, m, err);
+  }
+  return 0;
+}
+
+static int resolve_bind(builder *b, bl_stage *s, const ld_df_instr *in, bx_mount *m, run_opts *ro, ld_buf *desc,
+                        const char *what, ld_error **err) {
+  if (m->source) {
+    char *clean;
+    ld_error *e2 = NULL;
+    if (ld_path_clean(m->source, true, &clean, &e2) < 0) {
+      ld_error_free(e2);
+      return ld_err(err, EPERM, "%s: --mount source %s escapes the %s", what, m->source, m->from ? "stage" : "build context");
+    }
+    free(m->source);
+    m->source = clean;
+  }
+  if (!m->from) return resolve_bind_context(b, m, what, desc, err);
+  bl_stage *from;
+  int r = load_from(b, s, m->from, &from, err);
+  ro->from = ld_xrealloc(ro->from, (ro->n_from + 1) * sizeof *ro->from);
+  ro->from[ro->n_from++] = from; /* freed with ro, loaded or not */
+  if (r < 0) return ld_error_wrap(err, "%s --mount from=%s", what, m->from);
+  ld_buf_printf(desc, " from=%s", from->key);
+  (void) in;
+  return 0;
+}
+
+/* On a cache miss only: the stage's layers as directories, for the overlay of a from= bind. */
+static int bind_stage_root(builder *b, bl_stage *from, bx_mount *m, ld_error **err) {
+  char **low;
+  size_t n;
+  if (lowers(b, from, &low, &n, err) < 0) return -1;
+  m->lower = (const char **) low;
+  m->n_lower = n;
+  if (!n) { /* FROM scratch with nothing in it: an empty directory */
+    m->lower[0] = ld_xstrdup(b->empty);
+    m->n_lower = 1;
+  }
+  return overlay_for_writes(b, m, err);
+}
+
+/* A cache mount lives in build-cache/mounts/<sha256 of its id> under the store, across builds. */
+typedef struct {
+  bx_overlay ov;
+  const char *mnt, *dest, *source;
+} seed_job;
+
+static int seed_child(void *arg, ld_error **err) {
+  seed_job *j = arg;
+  if (bx_mount_overlay(&j->ov, j->mnt, err) < 0) return -1;
+  char *src = (char *) (j->source && *j->source ? j->source : ".");
+  bx_copy c = {.src_root = j->mnt, .srcs = &src, .n_srcs = 1, .dest = "/", .dest_is_dir = true, .uid = -1,
+               .gid = -1, .chmod = -1, .keep_owner = true, .what = "--mount=type=cache,from="};
+  int root = open(j->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return ld_err_sys(err, errno, "open %s", j->dest);
+  int r = bx_copy_into(&c, root, err);
+  close(root);
+  return r;
+}
+
+/* A new cache with from=: its first content is the stage's (or image's) source path. */
+static int seed_cache(builder *b, bl_stage *from, const bx_mount *m, const char *dir, ld_error **err) {
+  char **low = NULL;
+  size_t n = 0;
+  char *mnt = mktemp_dir(b, "seed", err);
+  int r = mnt ? lowers(b, from, &low, &n, err) : -1;
+  if (r == 0 && n) {
+    seed_job j = {{(const char **) low, n, NULL, NULL, b->empty}, mnt, dir, m->source};
+    r = bx_in_mount_ns(seed_child, &j, err);
+  }
+  for (size_t i = 0; i < n; i++) free(low[i]);
+  free(low);
+  if (mnt) { rmdir(mnt); free(mnt); }
+  return r;
+}
+
+static int resolve_cache(builder *b, bx_mount *m, bl_stage *from, ld_error **err) {
+  char hex[LD_DIGEST_MAX];
+  ld_digest_buf(LD_SHA256, m->id, strlen(m->id), hex);
+  char *dir = ld_xasprintf("%s/mounts/%s", b->cache, ld_digest_hex(hex)), *lock = ld_xasprintf("%s.lock", dir);
+  int r = 0;
+  if (!ld_path_exists(dir)) {
+    char *tmp = ld_xasprintf("%s.new-%ld", dir, (long) getpid());
+    ld_rm_rf(tmp, NULL);
+    r = ld_mkdir_p(tmp, 0755, err);
+    if (r == 0 && from) r = seed_cache(b, from, m, tmp, err);
+    if (r == 0 && (chown(tmp, m->uid >= 0 ? (uid_t) m->uid : 0, m->gid >= 0 ? (gid_t) m->gid : 0) < 0 ||
+                   chmod(tmp, m->mode >= 0 ? (mode_t) m->mode : 0755) < 0))
+      r = ld_err_sys(err, errno, "cache mount %s", tmp);
+    if (r == 0 && rename(tmp, dir) < 0 && errno != EEXIST && errno != ENOTEMPTY) r = ld_err_sys(err, errno, "rename %s", dir);
+    ld_rm_rf(tmp, NULL);
+    free(tmp);
+  }
+  if (r == 0 && m->sharing != BX_SHARING_SHARED) {
+    m->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (m->lock_fd < 0) r = ld_err_sys(err, errno, "open %s", lock);
+    else if (flock(m->lock_fd, LOCK_EX | (m->sharing == BX_SHARING_PRIVATE ? LOCK_NB : 0)) < 0) {
+      if (m->sharing == BX_SHARING_LOCKED) r = ld_err_sys(err, errno, "lock %s", lock);
+      else { /* private and in use: a fresh directory of our own, discarded */
+        close(m->lock_fd);
+        m->lock_fd = -1;
+        free(dir);
+        dir = mktemp_dir(b, "cache", err);
+        if (!dir) r = -1;
+        else if (m->uid >= 0 || m->gid >= 0 || m->mode >= 0) {
+          if (chown(dir, m->uid >= 0 ? (uid_t) m->uid : 0, m->gid >= 0 ? (gid_t) m->gid : 0) < 0) {}
+          chmod(dir, m->mode >= 0 ? (mode_t) m->mode : 0755);
+        }
+      }
+    }
+  }
+  free(lock);
+  if (r == 0) m->root = dir;
+  else free(dir);
+  if (r == 0 && m->readonly) return 0;
+  return r;
+}
+
+static int resolve_mount(builder *b, bl_stage *s, const ld_df_instr *in, bx_mount *m, run_opts *ro, ld_buf *desc,
+                         const char *what, ld_error **err) {
+  if (m->target) {
+    const char *wd = ld_json_str(s->cfg, "WorkingDir");
+    char *abs = m->target[0] == '/' ? ld_xstrdup(m->target) : ld_xasprintf("%s/%s", wd && *wd ? wd : "", m->target);
+    char *clean;
+    ld_error *e2 = NULL;
+    int r = ld_path_clean(abs, true, &clean, &e2);
+    free(abs);
+    if (r < 0) {
+      ld_error_free(e2);
+      return ld_err(err, EINVAL, "%s: --mount target %s is not a clean path", what, m->target);
+    }
+    free(m->target);
+    m->target = ld_xasprintf("/%s", clean);
+    free(clean);
+    if (!strcmp(m->target, "/")) return ld_err(err, EINVAL, "%s: --mount target cannot be /", what);
+  }
+  bx_mount_describe(m, desc);
+  switch (m->type) {
+    case BX_MOUNT_BIND: return resolve_bind(b, s, in, m, ro, desc, what, err);
+    case BX_MOUNT_CACHE: {
+      if (!m->from) return 0;
+      bl_stage *from;
+      int r = load_from(b, s, m->from, &from, err);
+      ro->from = ld_xrealloc(ro->from, (ro->n_from + 1) * sizeof *ro->from);
+      ro->from[ro->n_from++] = from;
+      return r < 0 ? ld_error_wrap(err, "%s --mount from=%s", what, m->from) : 0;
+    }
+    case BX_MOUNT_TMPFS: return 0;
+    case BX_MOUNT_SECRET: {
+      int r = secret_lookup(b, m->id, &m->data, &m->data_len, err);
+      if (r < 0) return ld_error_wrap(err, "%s", what);
+      if (r == 0 && m->required)
+        return ld_err(err, ENOENT, "%s: secret %s is required but was not given (--secret id=%s,src=FILE)", what, m->id, m->id);
+      if (r == 0) m->skip = true;
+      else if (m->env) {
+        run_opts_env(ro, ld_xasprintf("%s=%.*s", m->env, (int) m->data_len, m->data));
+      }
+      return 0;
+    }
+    case BX_MOUNT_SSH: {
+      m->file = ssh_lookup(b, m->id);
+      struct stat st;
+      if (m->file && (stat(m->file, &st) < 0 || !S_ISSOCK(st.st_mode)))
+        return ld_err(err, ENOENT, "%s: --ssh %s: %s is not an ssh agent socket", what, m->id, m->file);
+      if (!m->file && m->required)
+        return ld_err(err, ENOENT, "%s: ssh agent %s is required but was not given (--ssh %s, with $SSH_AUTH_SOCK set)", what, m->id, m->id);
+      if (!m->file) m->skip = true;
+      else if (!strcmp(m->id, "default")) run_opts_env(ro, ld_xasprintf("SSH_AUTH_SOCK=%s", m->target));
+      return 0;
+    }
+  }
+  return 0;
+}
+
+/* On a cache miss, before the RUN: the directories and locks behind its mounts. */
+static int materialize_mounts(builder *b, run_opts *ro, ld_error **err) {
+  size_t k = 0;
+  for (size_t i = 0; i < ro->n; i++) {
+    bx_mount *m = &ro->m[i];
+    int r = 0;
+    if (m->type == BX_MOUNT_BIND && m->from) r = bind_stage_root(b, ro->from[k++], m, err);
+    else if (m->type == BX_MOUNT_BIND) r = bind_context_root(b, m, err);
+    else if (m->type == BX_MOUNT_CACHE) r = resolve_cache(b, m, m->from ? ro->from[k++] : NULL, err);
+    else if (m->type == BX_MOUNT_SSH && !m->skip && !(m->root = mktemp_dir(b, "ssh", err))) r = -1;
+    if (r < 0) return -1;
+  }
+  return 0;
+}
+
+/* Parses and resolves the flags of a RUN; their key material goes to desc. */
+static int prepare_run(builder *b, bl_stage *s, const ld_df_instr *in, run_opts *ro, ld_buf *desc, ld_error **err) {
+  char *what = ld_xasprintf("%s:%d RUN", b->df->path, in->line);
+  int r = 0;
+  ro->network_none = b->o->network_none;
+  for (size_t i = 0; r == 0 && i < in->n_flags; i++) {
+    const char *k = in->flags[i].key;
+    char *v;
+    if (expand(b, s, in, in->flags[i].value, &v, err) < 0) { r = -1; break; }
+    if (!strcmp(k, "network")) {
+      if (!strcmp(v, "none")) ro->network_none = true;
+      else if (!strcmp(v, "host")) ro->network_none = false;
+      else if (strcmp(v, "default")) r = ld_err(err, EINVAL, "%s: --network=%s: none, host or default", what, v);
+    } else if (!strcmp(k, "security")) {
+      if (!strcmp(v, "insecure"))
+        r = ld_err(err, LD_EUNSUPPORTED, "%s: --security=insecure needs the security.insecure entitlement, which lading does not grant", what);
+      else if (strcmp(v, "sandbox")) r = ld_err(err, EINVAL, "%s: --security=%s: sandbox or insecure", what, v);
+    } else if (!strcmp(k, "mount")) {
+      ro->m = ld_xrealloc(ro->m, (ro->n + 1) * sizeof *ro->m);
+      if (bx_mount_parse(v, &ro->m[ro->n], err) < 0) r = ld_error_wrap(err, "%s", what);
+      else {
+        ro->n++;
+        r = resolve_mount(b, s, in, &ro->m[ro->n - 1], ro, desc, what, err);
+      }
+    }
+    free(v);
+  }
+  ld_buf_printf(desc, "\nnet=%d", ro->network_none);
+  free(what);
+  return r;
+}
+
+/* BuildKit's predefined proxy ARGs: a --build-arg HTTP_PROXY=... reaches every RUN without an ARG
+ * line, and stays out of the step key and the history (a proxy does not change the result). */
+static void add_proxy_args(builder *b, char ***env, size_t *n) {
+  static const char *names[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
+                                "ftp_proxy",  "NO_PROXY",   "no_proxy",    "ALL_PROXY",   "all_proxy"};
+  for (size_t i = 0; i < LD_ARRAY_SIZE(names); i++) {
+    const char *v;
+    if (!kv_has(&b->build_args, names[i], &v) || !v) continue;
+    size_t len = strlen(names[i]);
+    bool set = false;
+    for (size_t k = 0; k < *n; k++)
+      if (!strncmp((*env)[k], names[i], len) && (*env)[k][len] == '=') set = true;
+    if (set) continue;
+    *env = ld_xrealloc(*env, (*n + 2) * sizeof **env);
+    (*env)[(*n)++] = ld_xasprintf("%s=%s", names[i], v);
+    (*env)[*n] = NULL;
+  }
+}
+
+static int run_step(builder *b, bl_stage *s, const ld_df_instr *in, copy_job *cj, const run_opts *ro,
+                    const char *upper, ld_error **err) {
   char *work = mktemp_dir(b, "work", err), *mnt = work ? mktemp_dir(b, "mnt", err) : NULL;
   char **low = NULL;
   size_t n_low = 0;
@@ -919,9 +1452,33 @@ static int run_step(builder *b, bl_stage *s, const ld_df_instr *in, copy_job *cj
   if (r == 0 && in->cmd == LD_DF_RUN) {
     bx_run run = {.ov = ov, .mnt = mnt, .argv = run_argv(s, in), .env = run_env(s),
                   .user = ld_json_str(s->cfg, "User"), .workdir = ld_json_str(s->cfg, "WorkingDir"),
-                  .network_none = b->o->network_none, .hosts_file = b->hosts, .resolv_file = "/etc/resolv.conf",
-                  .quiet = b->o->quiet};
-    r = bx_sandbox_run(&run, err);
+                  .network_none = ro->network_none, .mounts = ro->m, .n_mounts = ro->n, .litter_fd = -1,
+                  .hosts_file = b->hosts, .resolv_file = "/etc/resolv.conf", .quiet = b->o->quiet};
+    size_t n_env = 0;
+    while (run.env[n_env]) n_env++;
+    run.env = ld_xrealloc(run.env, (n_env + ro->n_env + 1) * sizeof *run.env);
+    for (size_t i = 0; i < ro->n_env; i++) run.env[n_env++] = ld_xstrdup(ro->env[i]);
+    run.env[n_env] = NULL;
+    add_proxy_args(b, &run.env, &n_env);
+    char *secrets = NULL, *litter = NULL;
+    if (ro->n) {
+      secrets = mktemp_dir(b, "secrets", err);
+      litter = ld_xasprintf("%s/litter-XXXXXX", b->tmp);
+      run.litter_fd = mkostemp(litter, O_CLOEXEC);
+      run.secrets_dir = secrets;
+      if (!secrets || run.litter_fd < 0) r = ld_err_sys(err, errno, "mkstemp %s", litter);
+    }
+    if (r == 0) r = bx_sandbox_run(&run, err);
+    if (run.litter_fd >= 0) {
+      char *text = NULL;
+      size_t len;
+      if (ld_read_file(litter, 1 << 20, &text, &len, NULL) == 0) bx_clean_mount_points(upper, (const char *const *) low, n_low, text);
+      free(text);
+      close(run.litter_fd);
+      unlink(litter);
+    }
+    free(litter);
+    if (secrets) { rmdir(secrets); free(secrets); }
     if (r == 0 && run.exit_code != 0) {
       char *t = short_text(in->original, 200);
       r = ld_err(err, EIO, "%s:%d: %s failed with exit code %d; last output:\n%s", b->df->path, in->line, t,
@@ -948,17 +1505,29 @@ static int do_layer_step(builder *b, bl_stage *s, bool squash, const ld_df_instr
   double t0 = now_s();
   ld_buf desc = {0};
   copy_job cj = {.b = b, .s = s, .in = in};
+  run_opts ro = {0};
   int r = 0;
-  if (in->cmd == LD_DF_RUN) {
-    if (ld_df_flag(in, "mount"))
-      return ld_err(err, LD_EUNSUPPORTED, "%s:%d: RUN --mount is not supported", b->df->path, in->line);
+  if (in->cmd == LD_DF_WORKDIR) {
+    /* the config change, then the directory, in a layer of its own when it had to be made */
+    if (do_meta(b, s, in, err) < 0) return -1;
+    const char *wd = ld_json_str(s->cfg, "WorkingDir"), *u = ld_json_str(s->cfg, "User");
+    cj.mkdir_path = ld_xstrdup(wd);
+    cj.copy = (bx_copy){.uid = -1, .gid = -1, .chmod = -1, .chown_names = u && *u ? ld_xstrdup(u) : NULL,
+                        .what = ld_xasprintf("%s:%d WORKDIR for USER %s", b->df->path, in->line, u && *u ? u : "root")};
+    ld_buf_printf(&desc, "WORKDIR %s user=%s", wd, u ? u : "");
+  } else if (in->cmd == LD_DF_RUN) {
+    if (prepare_run(b, s, in, &ro, &desc, err) < 0) {
+      run_opts_clear(&ro);
+      ld_buf_free(&desc);
+      return -1;
+    }
     char **argv = run_argv(s, in), **env = run_env(s);
     json_t *j = json_array();
     for (char **p = argv; *p; p++) json_array_append_new(j, json_string(*p));
     for (char **p = env; *p; p++) json_array_append_new(j, json_string(*p));
     char *t = json_text(j);
     const char *u = ld_json_str(s->cfg, "User"), *w = ld_json_str(s->cfg, "WorkingDir");
-    ld_buf_printf(&desc, "RUN %s user=%s wd=%s net=%d", t, u ? u : "", w ? w : "", b->o->network_none);
+    ld_buf_printf(&desc, "RUN %s user=%s wd=%s", t, u ? u : "", w ? w : "");
     free(t);
     json_decref(j);
     strv_free_null(argv);
@@ -997,9 +1566,10 @@ static int do_layer_step(builder *b, bl_stage *s, bool squash, const ld_df_instr
     char *upper = squash ? ld_xstrdup(s->squash_upper) : mktemp_dir(b, "upper", err);
     r = upper ? 0 : -1;
     if (r == 0 && cj.url) r = fetch_url(b, &cj, err);
+    if (r == 0 && ro.n) r = materialize_mounts(b, &ro, err);
     if (r == 0) {
       /* in squash mode the stage's own layers are not lowers: they are all in this upper */
-      r = run_step(b, s, in, &cj, upper, err);
+      r = run_step(b, s, in, &cj, &ro, upper, err);
     }
     created = created_now(b);
     if (r == 0 && !squash) {
@@ -1022,6 +1592,7 @@ static int do_layer_step(builder *b, bl_stage *s, bool squash, const ld_df_instr
   free(created);
   snprintf(s->key, sizeof s->key, "%s", key);
   copy_job_clear(&cj);
+  run_opts_clear(&ro);
   return r;
 }
 
@@ -1055,7 +1626,8 @@ static int do_meta_step(builder *b, bl_stage *s, const ld_df_instr *in, ld_error
 /* ---- stages ---- */
 
 static int exec_instr(builder *b, bl_stage *s, bool squash, const ld_df_instr *in, ld_error **err) {
-  if (in->cmd == LD_DF_RUN || in->cmd == LD_DF_COPY || in->cmd == LD_DF_ADD) return do_layer_step(b, s, squash, in, err);
+  if (in->cmd == LD_DF_RUN || in->cmd == LD_DF_COPY || in->cmd == LD_DF_ADD || in->cmd == LD_DF_WORKDIR)
+    return do_layer_step(b, s, squash, in, err);
   return do_meta_step(b, s, in, err);
 }
 
@@ -1207,10 +1779,12 @@ static int write_image(builder *b, bl_stage *s, ld_error **err) {
 
 /* Paths that only hold caches a build leaves behind, and how to avoid them. */
 static const char *known[][2] = {
-    {"var/lib/apt/lists", "add `&& rm -rf /var/lib/apt/lists/*` to the same RUN"},
-    {"var/cache/apt/archives", "run `apt-get clean` in the same RUN"},
-    {"var/cache/apk", "use `apk add --no-cache`"},
-    {"root/.cache/pip", "use `pip install --no-cache-dir`"},
+    {"var/lib/apt/lists", "add `&& rm -rf /var/lib/apt/lists/*` to the same RUN, or give it "
+                          "`--mount=type=cache,target=/var/lib/apt/lists`"},
+    {"var/cache/apt/archives", "run `apt-get clean` in the same RUN, or give it "
+                               "`--mount=type=cache,target=/var/cache/apt`"},
+    {"var/cache/apk", "use `apk add --no-cache`, or `RUN --mount=type=cache,target=/var/cache/apk`"},
+    {"root/.cache/pip", "use `pip install --no-cache-dir`, or `RUN --mount=type=cache,target=/root/.cache/pip`"},
     {"usr/local/share/.cache/yarn", "run `yarn cache clean` in the same RUN"},
     {"root/.npm", "run `npm cache clean --force` in the same RUN"},
     {"var/cache/yum", "run `yum clean all` in the same RUN"},
@@ -1542,11 +2116,14 @@ int ld_build(ld_store *store, const ld_build_opts *o, ld_build_result *res, ld_e
   builder b = {.store = store, .o = o, .res = res};
   char *dfpath = find_dockerfile(o);
   int r = ld_dockerfile_load(dfpath, &b.df, err);
-  free(dfpath);
-  if (r < 0) return -1;
+  if (r < 0) {
+    free(dfpath);
+    return -1;
+  }
   b.context = realpath(o->context_dir, NULL);
   if (!b.context) r = ld_err_sys(err, errno, "build context %s", o->context_dir);
-  if (r == 0) r = ld_ignore_load(b.context, &b.ig, err);
+  if (r == 0) r = ld_ignore_load_for(b.context, dfpath, &b.ig, err);
+  free(dfpath);
   if (r == 0) r = parse_build_args(&b, err);
   b.target = (int) b.df->n_stages - 1;
   if (r == 0 && o->target && (b.target = ld_df_stage_index(b.df, o->target)) < 0)

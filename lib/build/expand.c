@@ -3,10 +3,13 @@
  * One left-to-right scan with a tiny state: outside quotes the escape character takes the next
  * character literally; '…' is literal; "…" expands variables and lets the escape character
  * protect only ", $ and itself. ${NAME<op>word} evaluates word (recursively, same rules) only
- * when the operator needs it. Unset variables expand to "". The result has quotes removed,
- * which is what COPY, ENV, LABEL, WORKDIR... want.
+ * when the operator needs it; the pattern forms (# ## % %% / //) match shell patterns. Unset variables expand to "". The result has quotes removed,
+ * which is what COPY, ENV, LABEL, WORKDIR... want. The content of a COPY <<EOF here-document keeps
+ * its quotes (ld_df_expand_heredoc: variables and escapes only, as BuildKit fixed in #2439), so an
+ * XML declaration or an apostrophe in it comes through as written.
  */
 #include <ctype.h>
+#include <fnmatch.h>
 #include <string.h>
 #include "lading/build.h"
 #include "lading/util.h"
@@ -50,6 +53,65 @@ static int modifier_word(lexer *lx, char **out, ld_error **err) {
   return fail(lx, err, "missing '}'");
 }
 
+/* Length of the prefix (from the end: suffix) of v that pattern matches, shortest or longest;
+ * -1 when none. */
+static long match_end(const char *v, const char *pat, bool suffix, bool longest) {
+  size_t n = strlen(v);
+  for (size_t k = 0; k <= n; k++) {
+    size_t len = longest ? n - k : k;
+    char *part = suffix ? ld_xstrdup(v + n - len) : ld_xstrndup(v, len);
+    bool m = fnmatch(pat, part, 0) == 0;
+    free(part);
+    if (m) return (long) len;
+  }
+  return -1;
+}
+
+/* ${V#pat} ${V##pat} ${V%pat} ${V%%pat} ${V/pat/repl} ${V//pat/repl} (Dockerfile 1.7): shell
+ * patterns (fnmatch), shortest or longest match, first or every replacement (longest match at
+ * each position, as shells do). */
+static int pattern_op(lexer *lx, const char *v, ld_buf *out, ld_error **err) {
+  char op = lx->s[lx->i++];
+  bool twice = lx->s[lx->i] == op;
+  if (twice) lx->i++;
+  char *raw = NULL, *pat = NULL, *repl = NULL;
+  if (modifier_word(lx, &raw, err) < 0) return -1;
+  char *slash = NULL;
+  if (op == '/')
+    for (char *p = raw; *p; p++) {
+      if (*p == lx->escape && p[1]) { p++; continue; }
+      if (*p == '/') { slash = p; break; }
+    }
+  if (slash) *slash = 0;
+  int r = ld_df_expand(raw, lx->escape, lx->lookup, lx->arg, &pat, err);
+  if (r == 0 && slash) r = ld_df_expand(slash + 1, lx->escape, lx->lookup, lx->arg, &repl, err);
+  const char *val = v ? v : "";
+  if (r == 0 && op == '#') {
+    long k = match_end(val, pat, false, twice);
+    ld_buf_puts(out, val + (k > 0 ? k : 0));
+  } else if (r == 0 && op == '%') {
+    long k = match_end(val, pat, true, twice);
+    ld_buf_append(out, val, strlen(val) - (size_t) (k > 0 ? k : 0));
+  } else if (r == 0) {
+    bool done = false;
+    for (const char *p = val; *p;) {
+      long k = done ? -1 : match_end(p, pat, false, true);
+      if (k > 0) {
+        if (repl) ld_buf_puts(out, repl);
+        p += k;
+        done = !twice;
+      } else {
+        ld_buf_append(out, p, 1);
+        p++;
+      }
+    }
+  }
+  free(raw);
+  free(pat);
+  free(repl);
+  return r;
+}
+
 static int expand_var(lexer *lx, ld_buf *out, ld_error **err) {
   lx->i++; /* '$' */
   const char *s = lx->s;
@@ -78,6 +140,11 @@ static int expand_var(lexer *lx, ld_buf *out, ld_error **err) {
     free(name);
     return 0;
   }
+  if (s[lx->i] == '#' || s[lx->i] == '%' || s[lx->i] == '/') {
+    int r = pattern_op(lx, v, out, err);
+    free(name);
+    return r;
+  }
   bool colon = false;
   if (s[lx->i] == ':') { colon = true; lx->i++; }
   char op = s[lx->i];
@@ -105,14 +172,30 @@ static int expand_var(lexer *lx, ld_buf *out, ld_error **err) {
   return r;
 }
 
+static int expand_text(const char *word, char escape, bool keep_quotes, ld_df_lookup lookup, void *arg, char **out,
+                       ld_error **err);
+
 int ld_df_expand(const char *word, char escape, ld_df_lookup lookup, void *arg, char **out,
                  ld_error **err) {
+  return expand_text(word, escape, false, lookup, arg, out, err);
+}
+
+int ld_df_expand_heredoc(const char *text, char escape, ld_df_lookup lookup, void *arg, char **out,
+                         ld_error **err) {
+  return expand_text(text, escape, true, lookup, arg, out, err);
+}
+
+static int expand_text(const char *word, char escape, bool keep_quotes, ld_df_lookup lookup, void *arg, char **out,
+                       ld_error **err) {
   lexer lx = {word, 0, escape, lookup, arg, word};
   ld_buf b = {0};
   ld_buf_append(&b, "", 0);
   while (word[lx.i]) {
     char c = word[lx.i];
-    if (c == '\'') {
+    if (keep_quotes && (c == '\'' || c == '"')) {
+      ld_buf_append(&b, &c, 1);
+      lx.i++;
+    } else if (c == '\'') {
       const char *end = strchr(word + lx.i + 1, '\'');
       if (!end) { ld_buf_free(&b); return fail(&lx, err, "unmatched single quote"); }
       ld_buf_append(&b, word + lx.i + 1, (size_t) (end - word - lx.i - 1));

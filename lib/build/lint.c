@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
+#include "internal.h"
 #include "lading/build.h"
 #include "lading/util.h"
 
@@ -130,16 +131,34 @@ static bool pip_cmd(const shcmd *c) {
   return false;
 }
 
+/* A RUN --mount=type=cache (or tmpfs, when tmpfs_too) at path or above it: hadolint (2.14) then
+ * knows the cache never reaches the layer. dir NULL: any cache mount. */
+static bool cache_mounted(const ld_df_instr *in, const char *dir, bool tmpfs_too) {
+  for (size_t i = 0; i < in->n_flags; i++) {
+    if (strcmp(in->flags[i].key, "mount")) continue;
+    bx_mount m;
+    if (bx_mount_parse(in->flags[i].value, &m, NULL) < 0) continue;
+    bool kind = m.type == BX_MOUNT_CACHE || (tmpfs_too && m.type == BX_MOUNT_TMPFS);
+    size_t n = m.target ? strlen(m.target) : 0;
+    while (n > 1 && m.target[n - 1] == '/') n--;
+    bool covers = kind && (!dir || (n && !strncmp(dir, m.target, n) && (dir[n] == 0 || dir[n] == '/')));
+    bx_mount_clear(&m);
+    if (covers) return true;
+  }
+  return false;
+}
+
 static void run_rules(const ld_df_instr *in, const shscript *s, bool in_final, bool pip_env,
                       findings *fs) {
-  if (in_final && any(s, "apt-get", "update") && !removes(s, "/var/lib/apt/lists"))
+  if (in_final && any(s, "apt-get", "update") && !removes(s, "/var/lib/apt/lists") &&
+      !cache_mounted(in, "/var/lib/apt/lists", true))
     add(fs, "DL3009", LD_LINT_INFO, in, "Delete the apt-get lists after installing something");
   for (size_t i = 0; i < s->n; i++) {
     const shcmd *c = &s->c[i];
     if (is_cmd(c, "apt-get") && has_word(c, "install") && !has_word(c, "--no-install-recommends") &&
         !has_prefix_word(c, "APT::Install-Recommends=false"))
       add(fs, "DL3015", LD_LINT_INFO, in, "Avoid additional packages by specifying `--no-install-recommends`");
-    if (is_cmd(c, "apk") && has_word(c, "add") && !has_word(c, "--no-cache"))
+    if (is_cmd(c, "apk") && has_word(c, "add") && !has_word(c, "--no-cache") && !cache_mounted(in, "/var/cache/apk", false))
       add(fs, "DL3019", LD_LINT_INFO, in,
           "Use the `--no-cache` switch to avoid the need to use `--update` and remove "
           "`/var/cache/apk/*` when done installing packages");
@@ -167,7 +186,7 @@ static void run_rules(const ld_df_instr *in, const shscript *s, bool in_final, b
     if (s->c[i].n == 1 || has_word(&s->c[i], "install")) yarn_install = true;
     if (has_word(&s->c[i], "cache") && has_word(&s->c[i], "clean")) yarn_clean = true;
   }
-  if (yarn_install && !yarn_clean)
+  if (yarn_install && !yarn_clean && !cache_mounted(in, NULL, false))
     add(fs, "DL3060", LD_LINT_INFO, in, "`yarn cache clean` missing after `yarn install` was run.");
 }
 

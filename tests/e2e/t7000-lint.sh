@@ -18,6 +18,19 @@ test_expect_success 'lint reports hadolint IDs with lines and exits 3' '
   grep "Dockerfile:4 DL3020 error" out
 '
 
+test_expect_success 'cache (and, for apt lists, tmpfs) mounts silence DL3009, DL3019 and DL3060 as in hadolint 2.14' '
+  cat >Dockerfile <<-\EOT &&
+	FROM debian:12
+	RUN --mount=type=cache,target=/var/lib/apt,sharing=locked apt-get update && apt-get install -y --no-install-recommends curl
+	RUN --mount=type=tmpfs,target=/var/lib/apt/lists/ apt-get update && apt-get install -y --no-install-recommends wget
+	RUN --mount=type=cache,target=/var/cache/apk apk add curl
+	RUN --mount=type=cache,target=/usr/local/share/.cache/yarn yarn install
+	RUN --mount=type=tmpfs,target=/var/cache/apk apk add wget
+	EOT
+  lading lint --ignore DL3059 --format json Dockerfile >out.json; test $? = 3 &&
+  jq -e "[.[] | .code + \":\" + (.line | tostring)] == [\"DL3019:6\"]" out.json
+'
+
 test_expect_success 'lint --format json has hadolint fields' '
   printf "FROM debian:latest\nRUN apk add curl\n" >Dockerfile &&
   expect_exit 3 lading lint --format json Dockerfile >out.json &&

@@ -156,7 +156,7 @@ test_expect_success 'the closing report names the lines that left wasted bytes, 
   jq -e ".waste[0].line == 2 and .waste[0].path == \"/var/lib/apt/lists\" and .waste[0].bytes == 200000" w.json &&
   jq -e ".waste[1].line == 3 and .waste[1].path == \"/opt/big.bin\" and .waste[1].bytes == 300000" w.json &&
   lading build -f ctx/Dockerfile.waste ctx 2>err >/dev/null &&
-  grep "waste: line 2 RUN mkdir -p /var/lib/apt/lists .* left /var/lib/apt/lists: 200.0 kB (fix: add .&& rm -rf /var/lib/apt/lists/\*. to the same RUN)" err
+  grep "waste: line 2 RUN mkdir -p /var/lib/apt/lists .* left /var/lib/apt/lists: 200.0 kB (fix: add .&& rm -rf /var/lib/apt/lists/\*. to the same RUN, or give it .--mount=type=cache,target=/var/lib/apt/lists.)" err
 '
 
 refs() { jq ".manifests | length" "$LADING_ROOT/index.json"; }

@@ -114,6 +114,7 @@ static void test_parse_errors(void **state) {
 static const char *lookup(void *arg, const char *name) {
   if (!strcmp(name, "A")) return "alpha";
   if (!strcmp(name, "EMPTY")) return "";
+  if (!strcmp(name, "P")) return "dir/sub/file.tar.gz";
   return NULL;
 }
 
@@ -125,6 +126,10 @@ static void test_expand(void **state) {
       {"\\$A", "$A"}, {"${UNSET:-def}", "def"}, {"${EMPTY:-def}", "def"}, {"${EMPTY-def}", ""},
       {"${A:+set}", "set"}, {"${UNSET:+set}", ""}, {"${UNSET:-${A}}", "alpha"}, {"a$", "a$"},
       {"$UNSET.x", ".x"}, {"\"a\\\"b\"", "a\"b"}, {"\"a\\nb\"", "a\\nb"}, {"${A:-'x y'}", "alpha"},
+      /* Dockerfile 1.7 pattern forms */
+      {"${P#*/}", "sub/file.tar.gz"}, {"${P##*/}", "file.tar.gz"}, {"${P%.*}", "dir/sub/file.tar"},
+      {"${P%%.*}", "dir/sub/file"}, {"${P/sub/SUB}", "dir/SUB/file.tar.gz"}, {"${A//a/A}", "AlphA"},
+      {"${A/a/}", "lpha"}, {"${UNSET#x}", ""}, {"${A#zz}", "alpha"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char *out = NULL;
@@ -135,6 +140,10 @@ static void test_expand(void **state) {
   }
   char *out = NULL;
   ld_error *err = NULL;
+  char *hd = NULL;
+  assert_int_equal(ld_df_expand_heredoc("<?xml version=\"1.0\"?> don't '$A' \\$A \"$A\"\n", '\\', lookup, NULL, &hd, &err), 0);
+  assert_string_equal(hd, "<?xml version=\"1.0\"?> don't 'alpha' $A \"alpha\"\n");
+  free(hd);
   assert_int_equal(ld_df_expand("${UNSET:?needed}", '\\', lookup, NULL, &out, &err), -1);
   assert_non_null(strstr(err->msg, "UNSET: needed"));
   ld_error_free(err);
