@@ -43,17 +43,6 @@ test_expect_success 'RHEL 9: openssl and openssl-libs are affected by RHSA-2023:
   jq -e ".findings[0].aliases == [\"CVE-2023-0286\"]" rhel.json
 '
 
-test_expect_success 'RHEL 8: the same headers in a Berkeley DB Packages file (hand-built layout)' '
-  mkdir -p rhel8/var/lib/rpm rhel8/etc &&
-  python3 "$FIXTURES/scan/make_bdb.py" rhel-root/var/lib/rpm/rpmdb.sqlite rhel8/var/lib/rpm/Packages &&
-  printf "Red Hat Enterprise Linux release 8.9 (Ootpa)\n" >rhel8/etc/redhat-release &&
-  new_layout r8 8 && add_layer r8 8 rhel8 &&
-  lading sbom --format json oci:r8:8 >r8.json &&
-  jq -e ".os.id == \"rhel\" and .os.version == \"8.9\"" r8.json &&
-  jq -e "[.packages[] | select(.type == \"rpm\") | .name] == [\"openssl\", \"openssl-libs\"]" r8.json &&
-  jq -e ".packages[0] | .epoch == 1 and .version == \"3.0.1-43.el9_0\" and .path == \"var/lib/rpm/Packages\"" r8.json
-'
-
 test_expect_success 'a corrupt rpmdb.sqlite is reported and the rest of the image still scanned' '
   mkdir -p broken/var/lib/rpm broken/etc && echo "not sqlite" >broken/var/lib/rpm/rpmdb.sqlite &&
   cp rhel-root/etc/os-release broken/etc/ &&
