@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$FIXTURES/scan/images.sh"
 require_root
-require_cmd umoci rpm rpmbuild jq db5.3_load db5.3_stat
+require_cmd umoci rpm rpmbuild jq sqlite3 python3 db5.3_load db5.3_stat
 
 # what rpm lists from a database directory (bdb_ro) or a root (sqlite), one line per header
 rpm_list_bdb() {
