@@ -76,19 +76,19 @@ test_expect_success 'the image with Packages gives the packages and findings of 
   diff -u f9 f8 && jq -e "length == 2" f8
 '
 
-test_expect_success 'many keys in 96 buckets: every header found once, as rpm finds them' '
-  bdb_image buckets --copies 40 --ffactor 4 &&
+test_expect_success 'many keys in 16 buckets: every header found once, as rpm finds them' '
+  bdb_image buckets --copies 20 --ffactor 4 &&
   db5.3_stat -d buckets-db/Packages >stat &&
-  test $(awk "/Number of hash buckets/ {print \$1}" stat) -gt 16 &&
-  rpm_list_bdb buckets-db >rpm-list && test $(wc -l <rpm-list) = 120 &&
+  test $(awk "/Number of hash buckets/ {print \$1}" stat) -ge 16 &&
+  rpm_list_bdb buckets-db >rpm-list && test $(wc -l <rpm-list) = 60 &&
   lading_list oci:buckets:8 buckets >ours && diff -u rpm-list ours
 '
 
 test_expect_success '512-byte pages with bucket overflow pages: the same list as rpm' '
-  bdb_image small --copies 100 --pagesize 512 --ffactor 200 &&
+  bdb_image small --copies 40 --pagesize 512 --ffactor 200 &&
   db5.3_stat -d small-db/Packages >stat &&
   test $(awk "/Number of bucket overflow pages/ {print \$1}" stat) -gt 0 &&
-  rpm_list_bdb small-db >rpm-list && test $(wc -l <rpm-list) = 300 &&
+  rpm_list_bdb small-db >rpm-list && test $(wc -l <rpm-list) = 120 &&
   lading_list oci:small:8 small >ours && diff -u rpm-list ours
 '
 
