@@ -19,7 +19,11 @@
  * Import is one transaction over all the given paths: a parse error in any file rolls back
  * everything, and SQLite's journal makes a crash equivalent to a rollback, so the previous
  * database stays usable. Re-import is incremental: a record whose `modified` (OSV) or content
- * digest (other feeds) is unchanged is skipped; a changed one replaces the old rows.
+ * digest (other feeds) is unchanged is skipped; a changed one replaces the old rows. The file is
+ * in WAL mode (set by import) and readers (scan, db status) open it read-only and only check the
+ * schema version, so an import in progress never blocks or fails a scan: the scan sees the
+ * database as it was before the import, and the import never waits for scans either. An older
+ * schema is upgraded by the next import; readers ask for one.
  *
  * Feeds are recognised by content: an OSV record has "id" and "affected"/"modified"; an Alpine
  * secdb file has "distroversion" and "packages"; the Debian tracker JSON is an object of source
@@ -40,6 +44,7 @@
 #include "scan/scan_priv.h"
 
 #define ADV_MAX_FILE (512u << 20)
+#define ADV_SCHEMA "2"
 
 struct ld_advdb {
   sqlite3 *db;
@@ -77,11 +82,31 @@ char *ld_advdb_default_path(const char *store_root) {
   return ld_path_join(store_root, "advisories.db");
 }
 
+/* Readers (scan, status) only check the schema version: they never write, so they never wait
+ * for an import (WAL: an import in progress does not block them; they see the database as it
+ * was before it). */
+static int check_schema(sqlite3 *db, const char *path, ld_error **err) {
+  sqlite3_stmt *st;
+  const char *v = NULL;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    v = (const char *) sqlite3_column_text(st, 0);
+  int r = 0;
+  if (!v)
+    r = ld_err(err, LD_EFORMAT, "advisory database %s: not an advisory database (%s)", path,
+               sqlite3_errmsg(db));
+  else if (strcmp(v, ADV_SCHEMA))
+    r = ld_err(err, LD_EFORMAT, "advisory database %s: schema %s, this lading reads %s (run 'lading db import' again)",
+               path, v, ADV_SCHEMA);
+  sqlite3_finalize(st);
+  return r;
+}
+
 int ld_advdb_open(const char *path, bool create, ld_advdb **out, ld_error **err) {
   if (!create && !ld_path_exists(path))
     return ld_err(err, ENOENT, "advisory database %s does not exist (run 'lading db import')", path);
   sqlite3 *db = NULL;
-  int flags = create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READWRITE;
+  int flags = create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
   if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
     ld_err(err, EIO, "advisory database %s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
     sqlite3_close(db);
@@ -89,7 +114,13 @@ int ld_advdb_open(const char *path, bool create, ld_advdb **out, ld_error **err)
   }
   sqlite3_busy_timeout(db, 10000);
   char *msg = NULL;
-  if (sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+  if (!create) {
+    if (check_schema(db, path, err) < 0) {
+      sqlite3_close(db);
+      return -1;
+    }
+  } else if (sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, &msg) != SQLITE_OK ||
+             sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {
     ld_err(err, LD_EFORMAT, "advisory database %s: %s", path, msg ? msg : "bad schema");
     sqlite3_free(msg);
     sqlite3_close(db);

@@ -90,6 +90,18 @@ test_expect_success 'a malformed, truncated or duplicated package in a tracker J
   [ "$before" = "$after" ]
 '
 
+test_expect_success 'readers name a database that is not ours or from an older schema; import upgrades it' '
+  sqlite3 other.db "CREATE TABLE t(x)" &&
+  expect_exit 1 lading db --db other.db status 2>err &&
+  grep -q "advisory database other.db: not an advisory database" err && [ $(wc -l <err) = 1 ] &&
+  lading db --db old.db import "$S/alpine-v3.15-main.json" >/dev/null &&
+  sqlite3 old.db "UPDATE meta SET value = \"1\" WHERE key = \"schema\"" &&
+  expect_exit 1 lading db --db old.db status 2>err &&
+  grep -q "advisory database old.db: schema 1, this lading reads 2 (run .lading db import. again)" err &&
+  lading db --db old.db import "$S/alpine-v3.15-main.json" >out && grep -q "(3 added" out &&
+  lading db --db old.db status >/dev/null
+'
+
 test_expect_success 'status without a database says how to make one; usage errors exit 2' '
   expect_exit 1 lading db --db none.db status 2>err &&
   grep -q "none.db does not exist" err && test ! -e none.db &&

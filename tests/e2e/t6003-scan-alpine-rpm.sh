@@ -28,6 +28,18 @@ test_expect_success 'Alpine sbom: pkg:apk purls with the distro' '
   jq -e ".packages[] | select(.name == \"zlib\") | .purl == \"pkg:apk/alpine/zlib@1.2.12-r1?arch=x86_64&distro=alpine-3.15.4\"" alp-sbom.json
 '
 
+test_expect_success 'a scan neither writes the advisory database nor waits for an import holding it' '
+  db=$LADING_ROOT/advisories.db && before=$(sha256sum "$db" | cut -c1-64) &&
+  mkfifo hold && { timeout 60 sqlite3 "$db" <hold >held 2>&1 & } && exec 3>hold &&
+  echo "BEGIN IMMEDIATE; INSERT INTO meta VALUES(\"held\", \"1\"); SELECT \"locked\";" >&3 &&
+  i=0 && while ! grep -q locked held && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done &&
+  grep -q locked held &&
+  lading scan --format json oci:alp:3.15 >held.json && lading db status >/dev/null &&
+  exec 3>&- && wait &&
+  jq -e "[.findings[] | select(.vulnerability == \"CVE-2022-37434\")] | length == 1" held.json &&
+  [ "$(sha256sum "$db" | cut -c1-64)" = "$before" ]
+'
+
 test_expect_success 'RHEL 9: packages come from rpmdb.sqlite with epoch, source rpm and arch' '
   lading sbom --format json oci:rhel:9 >rhel-sbom.json &&
   jq -e ".os.id == \"rhel\" and .os.version == \"9.3\"" rhel-sbom.json &&
