@@ -20,8 +20,8 @@
  * everything, and SQLite's journal makes a crash equivalent to a rollback, so the previous
  * database stays usable. Re-import is incremental: a record whose `modified` (OSV) or content
  * digest (other feeds) is unchanged is skipped; a changed one replaces the old rows. The file is
- * in WAL mode (set by import) and readers (scan, db status) open it read-only and only check the
- * schema version, so an import in progress never blocks or fails a scan: the scan sees the
+ * in WAL mode (set by import) and readers (scan, db status) open it with query_only (SQLite
+ * refuses any change) and only check the schema version, so an import in progress never blocks or fails a scan: the scan sees the
  * database as it was before the import, and the import never waits for scans either. An older
  * schema is upgraded by the next import; readers ask for one.
  *
@@ -106,8 +106,13 @@ int ld_advdb_open(const char *path, bool create, ld_advdb **out, ld_error **err)
   if (!create && !ld_path_exists(path))
     return ld_err(err, ENOENT, "advisory database %s does not exist (run 'lading db import')", path);
   sqlite3 *db = NULL;
-  int flags = create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
-  if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+  int flags = create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READWRITE;
+  int rc = sqlite3_open_v2(path, &db, flags, NULL);
+  if (rc != SQLITE_OK && !create) { /* a file we may not write: read it read-only */
+    sqlite3_close(db);
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+  }
+  if (rc != SQLITE_OK) {
     ld_err(err, EIO, "advisory database %s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
     sqlite3_close(db);
     return -1;
@@ -115,6 +120,9 @@ int ld_advdb_open(const char *path, bool create, ld_advdb **out, ld_error **err)
   sqlite3_busy_timeout(db, 10000);
   char *msg = NULL;
   if (!create) {
+    /* Readers open it writable only so that, closing last, they remove the -wal and -shm
+     * files; query_only makes SQLite refuse any change. */
+    sqlite3_exec(db, "PRAGMA query_only = ON", NULL, NULL, NULL);
     if (check_schema(db, path, err) < 0) {
       sqlite3_close(db);
       return -1;
