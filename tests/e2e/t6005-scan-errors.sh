@@ -61,6 +61,16 @@ test_expect_success 'a valid gzip layer with another digest fails the scan (blob
   grep -q "layer 1 sha256:$l: blob: digest mismatch" err && [ $(wc -l <err) = 1 ]
 '
 
+test_expect_success 'a layer smaller than the first read is verified too: fine when true, named when not' '
+  head -c 1024 /dev/zero | gzip -9 >empty.tar.gz && test $(stat -c %s empty.tar.gz) -lt 64 &&
+  python3 "$TEST_DIR/mklayout.py" tiny 1 --layer empty.tar.gz &&
+  lading scan --no-cache --format json oci:tiny:1 >tiny.json &&
+  jq -e ".scan.layers_read == 1 and .scan.bytes_read == 1024" tiny.json &&
+  python3 "$TEST_DIR/mklayout.py" tinylie 1 --layer empty.tar.gz --lie-digest 0 &&
+  expect_exit 1 lading scan --no-cache oci:tinylie:1 2>err &&
+  grep -q "^lading: layer 1 sha256:[0-9a-f]*: blob: digest mismatch" err && [ $(wc -l <err) = 1 ]
+'
+
 # set_diff_id LAYOUT DIFF_ID: rewrites the image config to claim DIFF_ID for layer 1.
 set_diff_id() {
   m=$(jq -r ".manifests[0].digest" "$1/index.json" | cut -d: -f2) &&
