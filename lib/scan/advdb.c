@@ -559,6 +559,7 @@ static int tracker_member(void *ctx, const ld_json_member *mem, ld_error **err) 
 }
 
 #define STREAM_CHUNK (1u << 20)
+#define TRACKER_MEMBER_MAX (64u << 20) /* one package; the largest real one (linux) is a few MB */
 
 /* 1: imported as the tracker; 0: not the tracker (read it whole); -1: error. */
 static int import_tracker_stream(ld_advdb *a, const char *path, ld_error **err) {
@@ -566,6 +567,7 @@ static int import_tracker_stream(ld_advdb *a, const char *path, ld_error **err) 
   if (ld_reader_open_file(path, &in, err) < 0) return -1;
   ld_json_members m;
   ld_json_members_init(&m, path);
+  m.max_member = TRACKER_MEMBER_MAX;
   tracker_stream t = {.a = a, .origin = path, .seen = json_object()};
   char *chunk = ld_xmalloc(STREAM_CHUNK);
   ld_error *serr = NULL;

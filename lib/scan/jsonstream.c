@@ -100,6 +100,9 @@ int ld_json_members_feed(ld_json_members *m, const char *buf, size_t len, ld_jso
       if (is_space(c)) continue; /* blanks before a member are not part of it */
       m->mline = m->line, m->mcol = m->col, m->moff = m->offset;
     }
+    if (m->max_member && m->member.len >= m->max_member)
+      return ld_err(err, LD_EFORMAT, "%s: the object member at line %d column %d is larger than %zu bytes",
+                    m->what, m->mline, m->mcol, m->max_member);
     ld_buf_append(&m->member, &c, 1);
   }
   return 0;

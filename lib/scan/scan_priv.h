@@ -51,7 +51,8 @@ typedef struct {
   const char *what; /* names the document in errors */
   int depth;
   bool in_str, esc, done;
-  size_t count; /* members emitted */
+  size_t count;      /* members emitted */
+  size_t max_member; /* a longer member is an error (0: no limit) */
   ld_buf member;
   int line, col, mline, mcol;
   uint64_t offset, moff;

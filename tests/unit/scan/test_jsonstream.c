@@ -107,6 +107,22 @@ static void test_errors(void **state) {
   }
 }
 
+static void test_member_limit(void **state) {
+  (void) state;
+  collected c = {0};
+  ld_json_members m;
+  ld_json_members_init(&m, "t.json");
+  m.max_member = 16;
+  ld_error *err = NULL;
+  const char *d = "{\"a\": 1,\n \"long\": \"0123456789abcdef\"}";
+  assert_int_equal(ld_json_members_feed(&m, d, strlen(d), collect, &c, &err), -1);
+  assert_int_equal(c.texts.n, 1);
+  assert_string_equal(err->msg, "t.json: the object member at line 2 column 2 is larger than 16 bytes");
+  ld_error_free(err);
+  ld_json_members_clear(&m);
+  ld_strlist_clear(&c.texts);
+}
+
 static void test_stop(void **state) {
   (void) state;
   collected c = {.stop_after = 1};
@@ -123,6 +139,7 @@ int main(void) {
       cmocka_unit_test(test_members),
       cmocka_unit_test(test_empty_and_blank),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_member_limit),
       cmocka_unit_test(test_stop),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
