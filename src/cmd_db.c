@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 #include "lading/fs.h"
+#include <sqlite3.h>
 #include "lading/log.h"
+#include "lading/store.h"
 #include "lading/json.h"
 #include "lading/util.h"
 #include "scan_cli.h"
@@ -37,6 +39,11 @@ int scan_cli_catalog(const char *spec, bool no_cache, ld_store **store, ld_catal
     if (cli_open_store(store, &serr) < 0) { /* no store: scan without the layer cache */
       ld_log(LD_LOG_WARN, "scan: no layer cache: %s", serr->msg);
       ld_error_free(serr);
+    } else {
+      /* What a scan writes to meta.db is a cache: leave its WAL frames for the next checkpoint
+       * (SQLite's automatic one, or another command's close) instead of paying a checkpoint's
+       * four fsyncs (~15-20 ms here) at the end of every scan. Commits stay atomic. */
+      sqlite3_db_config(ld_store_meta(*store), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *) NULL);
     }
   }
   if (cli_open_source(spec, store, &src, err) < 0) return -1;

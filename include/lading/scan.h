@@ -122,7 +122,8 @@ int ld_rpm_header_parse(const unsigned char *blob, size_t len, const char *path,
 /* rpmdb.sqlite (opened read-only, immutable, never creating -wal/-shm). */
 int ld_rpmdb_sqlite_read(const char *file, const char *path, ld_pkglist *out, ld_strlist *files,
                          ld_error **err);
-/* Berkeley DB hash database "Packages" (RHEL 8 and older), bytes of the whole file. */
+/* Berkeley DB hash database "Packages" (RHEL 8 and older), bytes of the whole file. On error
+ * (-1), *out keeps the headers read before the broken page. */
 int ld_rpmdb_bdb_parse(const unsigned char *buf, size_t len, const char *path, ld_pkglist *out,
                        ld_strlist *files, ld_error **err);
 /* A Java archive (.jar/.war/.ear) in a file: pom.properties first, then MANIFEST.MF; nested

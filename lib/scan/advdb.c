@@ -19,7 +19,11 @@
  * Import is one transaction over all the given paths: a parse error in any file rolls back
  * everything, and SQLite's journal makes a crash equivalent to a rollback, so the previous
  * database stays usable. Re-import is incremental: a record whose `modified` (OSV) or content
- * digest (other feeds) is unchanged is skipped; a changed one replaces the old rows.
+ * digest (other feeds) is unchanged is skipped; a changed one replaces the old rows. The file is
+ * in WAL mode (set by import) and readers (scan, db status) open it with query_only (SQLite
+ * refuses any change) and only check the schema version, so an import in progress never blocks or fails a scan: the scan sees the
+ * database as it was before the import, and the import never waits for scans either. An older
+ * schema is upgraded by the next import; readers ask for one.
  *
  * Feeds are recognised by content: an OSV record has "id" and "affected"/"modified"; an Alpine
  * secdb file has "distroversion" and "packages"; the Debian tracker JSON is an object of source
@@ -40,6 +44,7 @@
 #include "scan/scan_priv.h"
 
 #define ADV_MAX_FILE (512u << 20)
+#define ADV_SCHEMA "2"
 
 struct ld_advdb {
   sqlite3 *db;
@@ -77,19 +82,53 @@ char *ld_advdb_default_path(const char *store_root) {
   return ld_path_join(store_root, "advisories.db");
 }
 
+/* Readers (scan, status) only check the schema version: they never write, so they never wait
+ * for an import (WAL: an import in progress does not block them; they see the database as it
+ * was before it). */
+static int check_schema(sqlite3 *db, const char *path, ld_error **err) {
+  sqlite3_stmt *st;
+  const char *v = NULL;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    v = (const char *) sqlite3_column_text(st, 0);
+  int r = 0;
+  if (!v)
+    r = ld_err(err, LD_EFORMAT, "advisory database %s: not an advisory database (%s)", path,
+               sqlite3_errmsg(db));
+  else if (strcmp(v, ADV_SCHEMA))
+    r = ld_err(err, LD_EFORMAT, "advisory database %s: schema %s, this lading reads %s (run 'lading db import' again)",
+               path, v, ADV_SCHEMA);
+  sqlite3_finalize(st);
+  return r;
+}
+
 int ld_advdb_open(const char *path, bool create, ld_advdb **out, ld_error **err) {
   if (!create && !ld_path_exists(path))
     return ld_err(err, ENOENT, "advisory database %s does not exist (run 'lading db import')", path);
   sqlite3 *db = NULL;
   int flags = create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READWRITE;
-  if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+  int rc = sqlite3_open_v2(path, &db, flags, NULL);
+  if (rc != SQLITE_OK && !create) { /* a file we may not write: read it read-only */
+    sqlite3_close(db);
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+  }
+  if (rc != SQLITE_OK) {
     ld_err(err, EIO, "advisory database %s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
     sqlite3_close(db);
     return -1;
   }
   sqlite3_busy_timeout(db, 10000);
   char *msg = NULL;
-  if (sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+  if (!create) {
+    /* Readers open it writable only so that, closing last, they remove the -wal and -shm
+     * files; query_only makes SQLite refuse any change. */
+    sqlite3_exec(db, "PRAGMA query_only = ON", NULL, NULL, NULL);
+    if (check_schema(db, path, err) < 0) {
+      sqlite3_close(db);
+      return -1;
+    }
+  } else if (sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, &msg) != SQLITE_OK ||
+             sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {
     ld_err(err, LD_EFORMAT, "advisory database %s: %s", path, msg ? msg : "bad schema");
     sqlite3_free(msg);
     sqlite3_close(db);
@@ -456,6 +495,111 @@ static int import_debian(ld_advdb *a, const json_t *doc, const char *origin, ld_
   return 0;
 }
 
+/* ---- the Debian tracker, streamed --------------------------------------------------------- */
+
+/* The tracker's JSON (~70 MB) is imported one package at a time (jsonstream.c): peak memory is
+ * that of the largest package, not ~1 GB for the whole document. The first member decides: a
+ * document whose first member does not look like the tracker's is read whole instead, as every
+ * other advisory file is. */
+typedef struct {
+  ld_advdb *a;
+  const char *origin;
+  bool decided; /* the first member has been seen: the document is the tracker's */
+  json_t *seen; /* package names: a duplicate is an error, as in the whole-document parse */
+} tracker_stream;
+
+static bool looks_debian(const json_t *doc);
+
+/* Where in the document jansson's error line and column (in "{" MEMBER "}") fall: the member
+ * keeps its newlines, and on its first line the "{" takes column 1. */
+static void member_position(const ld_json_member *mem, const json_error_t *je, int *line, int *col) {
+  *line = mem->line + (je->line > 0 ? je->line - 1 : 0);
+  *col = je->line > 1 ? je->column : mem->col + (je->column > 1 ? je->column - 2 : 0);
+}
+
+static int tracker_member(void *ctx, const ld_json_member *mem, ld_error **err) {
+  tracker_stream *t = ctx;
+  ld_buf b = {0};
+  ld_buf_append(&b, "{", 1);
+  ld_buf_append(&b, mem->text, mem->len);
+  ld_buf_append(&b, "}", 1);
+  json_error_t je;
+  json_t *obj = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &je);
+  ld_buf_free(&b);
+  if (!obj) {
+    int line, col;
+    member_position(mem, &je, &line, &col);
+    return ld_err(err, LD_EFORMAT, "%s: malformed JSON at line %d column %d: %s", t->origin, line,
+                  col, je.text);
+  }
+  if (!t->decided && !looks_debian(obj)) {
+    json_decref(obj);
+    return 1; /* not the tracker: read the document whole */
+  }
+  t->decided = true;
+  int r = 0;
+  const char *pkg;
+  json_t *cves;
+  json_object_foreach(obj, pkg, cves) {
+    if (json_object_get(t->seen, pkg)) {
+      r = ld_err(err, LD_EFORMAT, "%s: malformed JSON at line %d column %d: duplicate object key \"%s\"",
+                 t->origin, mem->line, mem->col, pkg);
+      break;
+    }
+    json_object_set_new(t->seen, pkg, json_true());
+    const char *cve;
+    json_t *info;
+    json_object_foreach(cves, cve, info) {
+      if ((r = import_debian_cve(t->a, pkg, cve, info, t->origin, err)) < 0) break;
+    }
+    if (r < 0) break;
+  }
+  json_decref(obj);
+  return r;
+}
+
+#define STREAM_CHUNK (1u << 20)
+#define TRACKER_MEMBER_MAX (64u << 20) /* one package; the largest real one (linux) is a few MB */
+
+/* 1: imported as the tracker; 0: not the tracker (read it whole); -1: error. */
+static int import_tracker_stream(ld_advdb *a, const char *path, ld_error **err) {
+  ld_reader *in;
+  if (ld_reader_open_file(path, &in, err) < 0) return -1;
+  ld_json_members m;
+  ld_json_members_init(&m, path);
+  m.max_member = TRACKER_MEMBER_MAX;
+  tracker_stream t = {.a = a, .origin = path, .seen = json_object()};
+  char *chunk = ld_xmalloc(STREAM_CHUNK);
+  ld_error *serr = NULL;
+  int r;
+  for (;;) {
+    ssize_t n = ld_reader_read(in, chunk, STREAM_CHUNK);
+    if (n < 0) {
+      r = ld_reader_take_error(in, &serr);
+      break;
+    }
+    r = n == 0 ? ld_json_members_end(&m, &serr)
+               : ld_json_members_feed(&m, chunk, (size_t) n, tracker_member, &t, &serr);
+    if (n == 0 || r != 0) break;
+  }
+  free(chunk);
+  ld_reader_close(in);
+  ld_json_members_clear(&m);
+  json_decref(t.seen);
+  if (!t.decided) { /* not the tracker, or broken before its first package: the whole-document
+                       reader gives the verdict */
+    ld_error_free(serr);
+    return 0;
+  }
+  if (r < 0) {
+    if (err && !*err) *err = serr;
+    else ld_error_free(serr);
+    return -1;
+  }
+  touch_source(a, "debian-tracker", path);
+  return 1;
+}
+
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
 static bool looks_debian(const json_t *doc) {
@@ -553,6 +697,8 @@ static int import_path(ld_advdb *a, const char *path, ld_error **err) {
   if (stat(path, &sb) < 0) return ld_err_sys(err, errno, "advisory source %s", path);
   if (S_ISDIR(sb.st_mode)) return import_dir(a, path, err);
   if (ld_str_has_suffix(path, ".zip")) return import_zip(a, path, err);
+  int streamed = import_tracker_stream(a, path, err);
+  if (streamed != 0) return streamed < 0 ? -1 : 0;
   char *buf;
   size_t len;
   if (ld_read_file(path, ADV_MAX_FILE, &buf, &len, err) < 0) return -1;

@@ -216,18 +216,21 @@ static int match_one(sqlite3 *db, size_t pkg_index, const lookup_key *k, const c
   return 0;
 }
 
+/* All lookups in one read transaction: one snapshot of the database (an import committing
+ * meanwhile is not half seen), and one lock instead of one per statement. */
 int ld_match(ld_advdb *db, const ld_catalog *cat, ld_findings *out, ld_error **err) {
   sqlite3 *s = ld_advdb_sqlite(db);
-  for (size_t i = 0; i < cat->pkgs.n; i++) {
+  sqlite3_exec(s, "BEGIN", NULL, NULL, NULL);
+  int r = 0;
+  for (size_t i = 0; i < cat->pkgs.n && r == 0; i++) {
     lookup_key k;
     if (!key_for(cat, &cat->pkgs.v[i], &k)) continue;
     size_t first = out->n;
-    int r = 0;
     for (int n = 0; n < 2 && k.names[n] && r == 0; n++) r = match_one(s, i, &k, k.names[n], out, first, err);
     key_clear(&k);
-    if (r < 0) return -1;
-    for (size_t f = first; f < out->n; f++)
+    for (size_t f = first; r == 0 && f < out->n; f++)
       if (out->v[f].severity == LD_SEV_UNKNOWN || !out->v[f].title) borrow_severity(s, &out->v[f]);
   }
-  return 0;
+  sqlite3_exec(s, "COMMIT", NULL, NULL, NULL);
+  return r < 0 ? -1 : 0;
 }

@@ -14,8 +14,11 @@
  *     (H_KEYDATA) or a pointer (H_OFFPAGE: pgno, total length) to a chain of overflow pages
  *     (P_OVERFLOW 7, hf_offset = bytes used, next_pgno chains). Headers are large, so almost
  *     all live in overflow chains. Written from the Berkeley DB file format documentation (db
- *     4.x/5.x dbmeta.h / db_page.h layouts); BDB files cannot be produced on this machine, so
- *     the tests use a hand-built minimal file (tests/unit/scan/test_rpmdb.c).
+ *     4.x/5.x dbmeta.h / db_page.h layouts). Tested on real files written by Berkeley DB's
+ *     db5.3_load (4 KB and 512-byte pages, many buckets, bucket overflow pages, big-endian)
+ *     against what Debian's rpm (bdb_ro) reads from them (tests/e2e/t6006-scan-rpm-bdb.sh), and
+ *     corrupted field by field in a hand-built file (tests/unit/scan/test_rpmdb.c). Headers
+ *     read before a broken page stay in the result, next to the error.
  */
 #include <stdint.h>
 #include <string.h>

@@ -4,8 +4,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sqlite3.h>
 #include "lading/scan.h"
+#include "lading/util.h"
 
 /* "bookworm" -> "12"; NULL if unknown. */
 const char *ld_debian_codename_version(const char *codename);
@@ -33,6 +35,34 @@ bool ld_cat_is_language_path(const char *path);
 sqlite3 *ld_advdb_sqlite(ld_advdb *a);
 void ld_advdb_split_ecosystem(const char *eco, char **base, char **release);
 char *ld_advdb_normalize_name(const char *ecosystem, const char *name);
+
+/* The members of a large top-level JSON object, streamed one at a time (jsonstream.c). Feed
+ * the document in chunks of any size; emit gets each member as the bytes "NAME": VALUE (not
+ * validated: parse them) with where it starts in the document. feed returns -1 on an error (of
+ * the document or of emit), 1 when emit returned 1 (stop: the caller wants no more), else 0. */
+typedef struct {
+  const char *text;
+  size_t len;
+  int line, col;   /* of the member's first byte, 1-based */
+  uint64_t offset; /* of the member's first byte */
+} ld_json_member;
+typedef int (*ld_json_member_fn)(void *ctx, const ld_json_member *m, ld_error **err);
+typedef struct {
+  const char *what; /* names the document in errors */
+  int depth;
+  bool in_str, esc, done;
+  size_t count;      /* members emitted */
+  size_t max_member; /* a longer member is an error (0: no limit) */
+  ld_buf member;
+  int line, col, mline, mcol;
+  uint64_t offset, moff;
+} ld_json_members;
+void ld_json_members_init(ld_json_members *m, const char *what);
+int ld_json_members_feed(ld_json_members *m, const char *buf, size_t len, ld_json_member_fn emit,
+                         void *ctx, ld_error **err);
+/* At the end of the input: an error unless the object was closed. */
+int ld_json_members_end(ld_json_members *m, ld_error **err);
+void ld_json_members_clear(ld_json_members *m);
 
 /* Resolves a path through the image's symlinks (map path -> target), inside the image root. */
 char *ld_scan_resolve(const json_t *links, const char *path);

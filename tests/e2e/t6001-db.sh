@@ -58,6 +58,50 @@ test_expect_success 'unknown JSON, a missing path and a non-zip are named in one
   grep -q "fake.zip" err
 '
 
+test_expect_success 'a tracker JSON is imported one package at a time, whatever its layout' '
+  python3 "$S/gen_debian_tracker.py" 20 >tracker.json 2>gen.log &&
+  n=$(cut -d" " -f1 gen.log) &&
+  lading db --db t1.db import tracker.json >out && grep -q "^imported $n records ($n added" out &&
+  jq . tracker.json >pretty.json &&
+  lading db --db t2.db import pretty.json >out && grep -q "^imported $n records ($n added" out &&
+  for d in t1.db t2.db; do
+    sqlite3 $d "SELECT v.vuln_id, v.modified, a.release, a.data FROM vulns v JOIN affected a ON a.vuln = v.id ORDER BY 1, 3" | sha256sum
+  done | uniq | wc -l | grep -qx 1
+'
+
+test_expect_success 'a malformed, truncated or duplicated package in a tracker JSON: named, nothing imported' '
+  before=$(lading db status --format json | jq -c "[.vulnerabilities, .affected]") &&
+  jq . tracker.json >t.json &&
+  line=$(grep -n "^  \"pkg00002" t.json | cut -d: -f1) &&
+  sed "${line}s/: {/: {,/" t.json >syntax.json &&
+  expect_exit 1 lading db import syntax.json 2>err &&
+  grep -q "syntax.json: malformed JSON at line $line column " err && grep -q "rolled back" err &&
+  [ $(wc -l <err) = 1 ] &&
+  head -c $(( $(stat -c %s t.json) * 2 / 3 )) t.json >cut.json &&
+  expect_exit 1 lading db import cut.json 2>err &&
+  grep -q "cut.json: malformed JSON: the document ends inside its top-level object (truncated)" err &&
+  [ $(wc -l <err) = 1 ] &&
+  jq -r "to_entries | (.[0:2] + .[0:1]) | map(\"\(.key | tojson): \(.value | tojson)\") | \"{\" + join(\",\") + \"}\"" \
+    tracker.json >dup.json &&
+  expect_exit 1 lading db import dup.json 2>err &&
+  grep -q "dup.json: malformed JSON at line 1 column .*: duplicate object key \"pkg00000-" err &&
+  [ $(wc -l <err) = 1 ] &&
+  after=$(lading db status --format json | jq -c "[.vulnerabilities, .affected]") &&
+  [ "$before" = "$after" ]
+'
+
+test_expect_success 'readers name a database that is not ours or from an older schema; import upgrades it' '
+  sqlite3 other.db "CREATE TABLE t(x)" &&
+  expect_exit 1 lading db --db other.db status 2>err &&
+  grep -q "advisory database other.db: not an advisory database" err && [ $(wc -l <err) = 1 ] &&
+  lading db --db old.db import "$S/alpine-v3.15-main.json" >/dev/null &&
+  sqlite3 old.db "UPDATE meta SET value = \"1\" WHERE key = \"schema\"" &&
+  expect_exit 1 lading db --db old.db status 2>err &&
+  grep -q "advisory database old.db: schema 1, this lading reads 2 (run .lading db import. again)" err &&
+  lading db --db old.db import "$S/alpine-v3.15-main.json" >out && grep -q "(3 added" out &&
+  lading db --db old.db status >/dev/null
+'
+
 test_expect_success 'status without a database says how to make one; usage errors exit 2' '
   expect_exit 1 lading db --db none.db status 2>err &&
   grep -q "none.db does not exist" err && test ! -e none.db &&

@@ -50,6 +50,56 @@ test_expect_success 'a layer whose bytes do not match its digest fails the scan,
   grep -q "$l" err
 '
 
+test_expect_success 'a valid gzip layer with another digest fails the scan (blob digest checked)' '
+  cp -r alp alp3 &&
+  m=$(jq -r ".manifests[0].digest" alp3/index.json | cut -d: -f2) &&
+  l=$(jq -r ".layers[0].digest" alp3/blobs/sha256/$m | cut -d: -f2) &&
+  chmod u+w alp3/blobs/sha256/$l &&
+  printf "\001" | dd of=alp3/blobs/sha256/$l bs=1 seek=4 conv=notrunc 2>/dev/null &&
+  igzip -dc alp3/blobs/sha256/$l >/dev/null &&
+  expect_exit 1 lading scan oci:alp3:1 2>err &&
+  grep -q "layer 1 sha256:$l: blob: digest mismatch" err && [ $(wc -l <err) = 1 ]
+'
+
+test_expect_success 'a layer smaller than the first read is verified too: fine when true, named when not' '
+  head -c 1024 /dev/zero | gzip -9 >empty.tar.gz && test $(stat -c %s empty.tar.gz) -lt 64 &&
+  python3 "$TEST_DIR/mklayout.py" tiny 1 --layer empty.tar.gz &&
+  lading scan --no-cache --format json oci:tiny:1 >tiny.json &&
+  jq -e ".scan.layers_read == 1 and .scan.bytes_read == 1024" tiny.json &&
+  python3 "$TEST_DIR/mklayout.py" tinylie 1 --layer empty.tar.gz --lie-digest 0 &&
+  expect_exit 1 lading scan --no-cache oci:tinylie:1 2>err &&
+  grep -q "^lading: layer 1 sha256:[0-9a-f]*: blob: digest mismatch" err && [ $(wc -l <err) = 1 ]
+'
+
+# set_diff_id LAYOUT DIFF_ID: rewrites the image config to claim DIFF_ID for layer 1.
+set_diff_id() {
+  m=$(jq -r ".manifests[0].digest" "$1/index.json" | cut -d: -f2) &&
+  c=$(jq -r ".config.digest" "$1/blobs/sha256/$m" | cut -d: -f2) &&
+  jq -c --arg d "$2" ".rootfs.diff_ids[0] = \$d" "$1/blobs/sha256/$c" >cfg &&
+  nc=$(sha256sum cfg | cut -c1-64) && cp cfg "$1/blobs/sha256/$nc" &&
+  jq -c --arg d "sha256:$nc" --argjson s $(stat -c %s cfg) ".config.digest = \$d | .config.size = \$s" \
+    "$1/blobs/sha256/$m" >man &&
+  nm=$(sha256sum man | cut -c1-64) && cp man "$1/blobs/sha256/$nm" &&
+  jq --arg d "sha256:$nm" --argjson s $(stat -c %s man) ".manifests[0].digest = \$d | .manifests[0].size = \$s" \
+    "$1/index.json" >idx && mv idx "$1/index.json"
+}
+
+test_expect_success 'an image claiming another layer'"'"'s diff_id fails and cannot poison the layer cache' '
+  mkdir -p evil-root && cp -r root/. evil-root/ &&
+  sed -i "s/^V:1.2.12-r1/V:1.2.13-r0/" evil-root/lib/apk/db/installed &&
+  new_layout evil 1 && add_layer evil 1 evil-root &&
+  m=$(jq -r ".manifests[0].digest" alp/index.json | cut -d: -f2) &&
+  c=$(jq -r ".config.digest" alp/blobs/sha256/$m | cut -d: -f2) &&
+  good=$(jq -r ".rootfs.diff_ids[0]" alp/blobs/sha256/$c) &&
+  set_diff_id evil "$good" &&
+  db=$LADING_ROOT/advisories.db && export LADING_ROOT=$PWD/fresh-store &&
+  expect_exit 1 lading scan --db "$db" oci:evil:1 2>err &&
+  grep -q "layer 1: content is sha256:.* but the config says $good" err &&
+  lading scan --db "$db" --format json oci:alp:1 >alp.json &&
+  jq -e ".scan.layers_cached == 0 and .scan.layers_read == 1" alp.json &&
+  jq -e "[.findings[] | select(.vulnerability == \"CVE-2022-37434\")] | length == 1" alp.json
+'
+
 test_expect_success '-o writes the report whole, and not at all on failure' '
   lading sbom -o sbom.json oci:alp:1 && jq -e ".bomFormat == \"CycloneDX\"" sbom.json &&
   expect_exit 1 lading sbom -o none.json oci:alp:nope 2>/dev/null && test ! -e none.json &&

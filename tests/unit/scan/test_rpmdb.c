@@ -1,8 +1,9 @@
 /* rpm headers and their containers: a header blob built here by the rules of rpm's header format
  * (region entry + trailer, big-endian index entries), the same blob inside a SQLite Packages
  * table, and inside a hand-built minimal Berkeley DB hash file whose value spans two overflow
- * pages (real BDB files cannot be made on this machine). Every malformed variant must fail
- * with a message naming the file, never read out of bounds (run under ASan). */
+ * pages, small enough to corrupt one field at a time (real BDB files, written by db5.3_load,
+ * are read in tests/e2e/t6006-scan-rpm-bdb.sh). Every malformed variant must fail with a
+ * message naming the file and the reason, never read out of bounds (run under ASan). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -263,7 +264,38 @@ static void test_bdb(void **state) {
     le32(v1 + 8, 100000);
   }
   assert_int_equal(ld_rpmdb_bdb_parse(bad, flen, "var/lib/rpm/Packages", &l, NULL, &err), -1);
+  assert_non_null(strstr(err->msg, "overflow chain breaks"));
   ld_error_clear(&err);
+  ld_pkglist_clear(&l);
+  /* the off-page item's first page: out of range, then a page that is not an overflow page */
+  {
+    unsigned char *v1 = NULL;
+    for (int round = 0; round < 2; round++) {
+      memcpy(bad, f, flen);
+      for (int i = 0; i < 4; i++) {
+        uint16_t o = (uint16_t) (bad[PS + 26 + 2 * i] | bad[PS + 26 + 2 * i + 1] << 8);
+        if (bad[PS + o] == 3) v1 = bad + PS + o;
+      }
+      assert_non_null(v1);
+      le32(v1 + 4, round == 0 ? 70000 : 4);
+      assert_int_equal(ld_rpmdb_bdb_parse(bad, flen, "var/lib/rpm/Packages", &l, NULL, &err), -1);
+      assert_non_null(strstr(err->msg, round == 0 ? "breaks at page 70000" : "page 4 is not a valid overflow page"));
+      ld_error_clear(&err);
+      ld_pkglist_clear(&l);
+    }
+  }
+  /* an overflow page claiming more bytes than a page holds */
+  memcpy(bad, f, flen);
+  le16(bad + 2 * PS + 22, PS);
+  assert_int_equal(ld_rpmdb_bdb_parse(bad, flen, "var/lib/rpm/Packages", &l, NULL, &err), -1);
+  assert_non_null(strstr(err->msg, "page 2 is not a valid overflow page"));
+  ld_error_clear(&err);
+  ld_pkglist_clear(&l);
+  /* the metadata claims 1000 pages: only those in the file are read */
+  memcpy(bad, f, flen);
+  le32(bad + 32, 1000);
+  assert_int_equal(ld_rpmdb_bdb_parse(bad, flen, "var/lib/rpm/Packages", &l, NULL, &err), 0);
+  assert_int_equal(l.n, 1);
   ld_pkglist_clear(&l);
   /* not a hash db */
   memcpy(bad, f, flen);
@@ -273,9 +305,15 @@ static void test_bdb(void **state) {
   ld_error_clear(&err);
   /* truncated */
   assert_int_equal(ld_rpmdb_bdb_parse(f, 100, "var/lib/rpm/Packages", &l, NULL, &err), -1);
+  assert_non_null(strstr(err->msg, "too short"));
   ld_error_clear(&err);
   /* truncated to three pages: the overflow chain points past the end */
   assert_int_equal(ld_rpmdb_bdb_parse(f, 3 * PS, "var/lib/rpm/Packages", &l, NULL, &err), -1);
+  assert_non_null(strstr(err->msg, "overflow chain breaks at page 3"));
+  ld_error_clear(&err);
+  /* truncated in the middle of a page: only whole pages count */
+  assert_int_equal(ld_rpmdb_bdb_parse(f, 3 * PS + 100, "var/lib/rpm/Packages", &l, NULL, &err), -1);
+  assert_non_null(strstr(err->msg, "overflow chain breaks at page 3"));
   ld_error_clear(&err);
   ld_pkglist_clear(&l);
   free(bad), free(f), free(blob);
