@@ -92,4 +92,14 @@ rss_small=$( { /usr/bin/time -f %M "$LADING" scan --no-cache --db "$adv" --forma
 usize=$(jq .scan.bytes_read first.json)
 printf "scan-peak-rss: ours (Debian, %d MB uncompressed) %d KB, peer (Alpine, 3 packages) %d KB, ratio %.2f\n" \
   $((usize / 1000000)) "$rss_big" "$rss_small" "$(echo "$rss_big / $rss_small" | bc -l)"
+# Memory flat in image size: the Debian image against itself plus a 400 MB layer (a jar among
+# big files), made once per run with umoci.
+cp -r "$(readlink -f deb)" huge && mkdir -p huge-root/opt/data &&
+  for i in 1 2 3 4; do head -c 75000000 /dev/urandom | base64 -w 0 >huge-root/opt/data/blob$i; done &&
+  cp "$(ls /usr/share/java/log4j-core*.jar | head -1)" huge-root/opt/data/ &&
+  umoci tag --image huge:bookworm huge >/dev/null && add_layer huge huge huge-root
+rss_huge=$( { /usr/bin/time -f %M "$LADING" scan --no-cache --db "$adv" --format json oci:huge:huge >huge.json; } 2>&1 | tail -1)
+hsize=$(jq .scan.bytes_read huge.json)
+printf "scan-peak-rss-growth: ours (Debian + 400 MB layer, %d MB uncompressed) %d KB, peer (Debian, %d MB) %d KB, ratio %.2f\n" \
+  $((hsize / 1000000)) "$rss_huge" $((usize / 1000000)) "$rss_big" "$(echo "$rss_huge / $rss_big" | bc -l)"
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
