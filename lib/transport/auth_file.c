@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -189,13 +190,21 @@ static int helper_run(const char *name, const char *server, int *status, ld_buf 
   } else if (rc != 0) {
     ret = ld_err_sys(err, rc, "credential helper %s", prog);
   } else {
-    /* The server name is far below a pipe's capacity: write all, then read. */
-    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+    /* The server name is far below a pipe's capacity: write all, then read. A helper that
+     * exits without reading must not kill us with SIGPIPE: blocked in this thread only, and a
+     * SIGPIPE it raised is consumed before the mask is restored. */
+    sigset_t pipe_set, old_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
     ssize_t w = write(in[1], server, strlen(server));
-    (void) w;
+    if (w < 0 && errno == EPIPE) {
+      struct timespec zero = {0, 0};
+      sigtimedwait(&pipe_set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
     close(in[1]);
     in[1] = -1;
-    signal(SIGPIPE, old);
     bool done = read_all(op[0], out);
     if (!done) kill(pid, SIGKILL);
     int st;
