@@ -916,6 +916,12 @@ void registry_set_header_cb(CURL *h, http_resp *p) {
   curl_easy_setopt(h, CURLOPT_HEADERDATA, p);
 }
 uint64_t registry_chunk_size(const ld_registry *r) { return r->chunk_size; }
+const char *registry_http_refusal(const ld_registry *r, CURLcode rc) {
+  return rc == CURLE_UNSUPPORTED_PROTOCOL && !r->allow_http
+             ? "refusing a redirect to plain HTTP for a registry that is not loopback; "
+               "--tls-verify=false allows it"
+             : NULL;
+}
 
 /* ---- login ---- */
 

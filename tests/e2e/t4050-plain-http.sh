@@ -96,4 +96,18 @@ test_expect_success 'the plain-HTTP realm of an HTTPS-only registry is never con
   test -s "$TRASH/tokens.log"
 '
 
+test_expect_success 'a redirect to plain HTTP from an HTTPS-only registry is not followed' '
+  RP=$(free_port) &&
+  skopeo inspect --raw oci:img:v1 >manifest.json &&
+  ("$PY" "$HELPERS/redirector.py" $RP cert.pem key.pem manifest.json "http://127.0.0.1:$SP" \
+     2>"$TRASH/redirector.err" & echo $! >"$TRASH/redirector.pid") &&
+  wait_http https://127.0.0.1:$RP/v2/ &&
+  : >"$TRASH/first.log" &&
+  expect_exit 1 lading copy --retry-times 0 --src-cert-dir certs docker://reg.localhost:$RP/a/b:v1 oci:r:v1 2>err &&
+  test "$(wc -l <err)" = 1 && grep -q "refusing a redirect to plain HTTP" err &&
+  ! test -s "$TRASH/first.log" &&
+  test_must_fail lading copy --retry-times 0 --src-tls-verify=false docker://reg.localhost:$RP/a/b:v1 oci:r:v1 2>err &&
+  grep -q "^GET /v2/a/b/blobs/sha256:" "$TRASH/first.log"
+'
+
 test_done
