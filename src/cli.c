@@ -48,15 +48,15 @@ void cli_transport_opts(ld_transport_opts *o, ld_store *store) {
 
 bool cli_stdout_is_tty(void) { return isatty(1); }
 
-static bool has_transport(const char *spec) {
+bool cli_spec_names_store(const char *spec) {
   static const char *prefixes[] = {"oci:", "oci-archive:", "docker-archive:", "docker://"};
   for (size_t i = 0; i < LD_ARRAY_SIZE(prefixes); i++)
-    if (ld_str_has_prefix(spec, prefixes[i])) return true;
-  return false;
+    if (ld_str_has_prefix(spec, prefixes[i])) return false;
+  return true;
 }
 
 int cli_open_source(const char *spec, ld_store **store, ld_image_src **out, ld_error **err) {
-  if (!has_transport(spec) && !*store && cli_open_store(store, err) < 0) return -1;
+  if (cli_spec_names_store(spec) && !*store && cli_open_store(store, err) < 0) return -1;
   ld_transport_opts o;
   cli_transport_opts(&o, *store);
   return ld_image_src_open(spec, &o, out, err);

@@ -30,6 +30,8 @@ int cli_open_store(ld_store **out, ld_error **err);
 /* Fills transport options from the common flags. */
 void cli_transport_opts(ld_transport_opts *o, ld_store *store);
 bool cli_stdout_is_tty(void);
+/* True when spec has no transport prefix, i.e. names an image in the store. */
+bool cli_spec_names_store(const char *spec);
 /* Opens an image source from a spec; bare refs use the store (opened into *store if NULL). */
 int cli_open_source(const char *spec, ld_store **store, ld_image_src **out, ld_error **err);
 

@@ -1,5 +1,10 @@
 /* lading images: the store's named images (name, digest, size, created). Size is what the image's
- * blobs take (manifest, config, layers as stored); created comes from the image config. */
+ * blobs take (manifest, config, layers as stored); created comes from the image config.
+ *
+ * cosign stores a signature (attestation, SBOM) of image D as the tag REPO:sha256-<hex of D>.sig
+ * (.att, .sbom). Those are artifacts about an image, not images a user runs, so they are hidden
+ * unless --all; an image that has a .sig beside it is marked signed instead. */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,10 +14,11 @@
 #include "lading/util.h"
 
 static void usage(FILE *f) {
-  fprintf(f, "Usage: lading images [--format table|json] [--digests]\n\n"
+  fprintf(f, "Usage: lading images [--all] [--format table|json] [--no-trunc]\n\n"
              "List the images in the store ($LADING_ROOT).\n\n"
+             "  -a, --all            also list cosign signature/attestation tags (sha256-<hex>.sig)\n"
              "  --format table|json  output format (json fields: name, digest, media_type, size,\n"
-             "                       created, platform)\n"
+             "                       created, platform, signed)\n"
              "  --no-trunc           show full digests in the table\n"
              "  -h, --help           this help\n");
 }
@@ -51,17 +57,52 @@ static void image_facts(ld_store *s, const ld_descriptor *d, uint64_t *size, cha
   free(buf);
 }
 
+/* The tag of name (after the last ':' that follows the last '/'), or NULL. */
+static const char *tag_of(const char *name) {
+  const char *slash = strrchr(name, '/'), *colon = strrchr(name, ':');
+  return colon && (!slash || colon > slash) ? colon + 1 : NULL;
+}
+
+/* A cosign artifact tag: sha256-<64 hex>.sig|.att|.sbom */
+static bool is_cosign_artifact(const char *name) {
+  const char *tag = tag_of(name);
+  if (!tag || strncmp(tag, "sha256-", 7)) return false;
+  for (int i = 0; i < 64; i++)
+    if (!isxdigit((unsigned char) tag[7 + i])) return false;
+  const char *suffix = tag + 7 + 64;
+  return !strcmp(suffix, ".sig") || !strcmp(suffix, ".att") || !strcmp(suffix, ".sbom");
+}
+
+/* Whether the store holds REPO:sha256-<hex>.sig for refs[i] (same repository, its digest). */
+static bool has_signature(const ld_store_ref *refs, size_t n, size_t i) {
+  const char *tag = tag_of(refs[i].name);
+  size_t repo_len = tag ? (size_t) (tag - 1 - refs[i].name) : strlen(refs[i].name);
+  const char *hex = strchr(refs[i].desc.digest, ':');
+  if (!hex || strncmp(refs[i].desc.digest, "sha256:", 7)) return false;
+  char want[96];
+  snprintf(want, sizeof want, "sha256-%s.sig", hex + 1);
+  for (size_t k = 0; k < n; k++) {
+    const char *t = tag_of(refs[k].name);
+    if (t && (size_t) (t - 1 - refs[k].name) == repo_len &&
+        !strncmp(refs[k].name, refs[i].name, repo_len) && !strcmp(t, want))
+      return true;
+  }
+  return false;
+}
+
 int cmd_images(int argc, char **argv) {
-  static const struct option opts[] = {{"format", required_argument, 0, 'f'},
+  static const struct option opts[] = {{"all", no_argument, 0, 'a'},
+                                       {"format", required_argument, 0, 'f'},
                                        {"no-trunc", no_argument, 0, 'n'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   cli_format fmt = CLI_FORMAT_TABLE;
-  bool no_trunc = false;
+  bool no_trunc = false, all = false;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "ah", opts, NULL)) != -1) {
     switch (c) {
+    case 'a': all = true; break;
     case 'f':
       if (cli_parse_format("images", optarg, &fmt)) return 2;
       break;
@@ -82,8 +123,11 @@ int cmd_images(int argc, char **argv) {
   }
   json_t *arr = json_array();
   if (fmt == CLI_FORMAT_TABLE)
-    printf("%-40s %-19s %10s  %-20s %s\n", "NAME", "DIGEST", "SIZE", "CREATED", "PLATFORM");
+    printf("%-40s %-19s %10s  %-20s %-13s %s\n", "NAME", "DIGEST", "SIZE", "CREATED", "PLATFORM",
+           "SIGNED");
   for (size_t i = 0; i < n; i++) {
+    if (!all && is_cosign_artifact(refs[i].name)) continue;
+    bool signed_ = has_signature(refs, n, i);
     uint64_t size = 0;
     char *created = NULL, *platform = NULL;
     image_facts(s, &refs[i].desc, &size, &created, &platform, 0);
@@ -95,6 +139,7 @@ int cmd_images(int argc, char **argv) {
       json_object_set_new(j, "size", json_integer((json_int_t) size));
       json_object_set_new(j, "created", created ? json_string(created) : json_null());
       json_object_set_new(j, "platform", platform ? json_string(platform) : json_null());
+      json_object_set_new(j, "signed", json_boolean(signed_));
       json_array_append_new(arr, j);
     } else {
       ld_reference r;
@@ -106,9 +151,10 @@ int cmd_images(int argc, char **argv) {
       char hs[32], dg[24];
       char created_short[20] = "";
       if (created) snprintf(created_short, sizeof created_short, "%.10s %.5s", created, created + 11);
-      printf("%-40s %-19s %10s  %-20s %s\n", familiar ? familiar : refs[i].name,
+      printf("%-40s %-19s %10s  %-20s %-13s %s\n", familiar ? familiar : refs[i].name,
              no_trunc ? refs[i].desc.digest : ld_digest_short(refs[i].desc.digest, dg),
-             ld_human_size(size, hs, sizeof hs), created_short, platform ? platform : "");
+             ld_human_size(size, hs, sizeof hs), created_short, platform ? platform : "",
+             signed_ ? "yes" : "");
       free(familiar);
     }
     free(created);

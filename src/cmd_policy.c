@@ -87,10 +87,7 @@ int cmd_policy(int argc, char **argv) {
   ld_store *store = NULL;
   int rc = 1;
   if (ld_policy_load(policy_path, &pol, &err) < 0) goto out;
-  bool is_store = !ld_str_has_prefix(spec, "docker://") && !ld_str_has_prefix(spec, "oci:") &&
-                  !ld_str_has_prefix(spec, "oci-archive:") &&
-                  !ld_str_has_prefix(spec, "docker-archive:");
-  if (is_store && cli_open_store(&store, &err) < 0) goto out;
+  if (cli_spec_names_store(spec) && cli_open_store(&store, &err) < 0) goto out;
   ld_transport_opts to;
   cli_transport_opts(&to, store);
   client_opts_merge(&to, &reg);

@@ -116,10 +116,7 @@ int cmd_verify(int argc, char **argv) {
   int rc = 1;
   for (size_t i = 0; i < n_keys; i++)
     if (ld_key_load_public(key_paths[i], &keys[i], &err) < 0) goto out;
-  bool is_store = !ld_str_has_prefix(spec, "docker://") && !ld_str_has_prefix(spec, "oci:") &&
-                  !ld_str_has_prefix(spec, "oci-archive:") &&
-                  !ld_str_has_prefix(spec, "docker-archive:");
-  if (is_store && cli_open_store(&store, &err) < 0) goto out;
+  if (cli_spec_names_store(spec) && cli_open_store(&store, &err) < 0) goto out;
   ld_transport_opts to;
   cli_transport_opts(&to, store);
   client_opts_merge(&to, &reg);

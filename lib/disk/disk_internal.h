@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include "lading/disk.h"
 
 /* Marks images pinned (disk_pins table) / broken (disk_broken table) in a store report. */
@@ -36,5 +37,10 @@ int64_t ld_disk_cutoff(int64_t grace_seconds);
 /* Deletes a blob unless a concurrent ingest holds it (see gc.c): renames it aside, and puts it
  * back if its mtime (ns) is at or after cutoff. Returns 1 deleted (*bytes freed), 0 kept, -1. */
 int ld_disk_delete_blob(ld_store *s, const char *digest, int64_t cutoff, uint64_t *bytes);
+
+/* Calls fn for every regular file under blobs/sha256 and blobs/sha512 (digest "alg:hex"). */
+typedef void (*ld_disk_blob_fn)(ld_store *s, const char *digest, int dirfd, const char *name,
+                                const struct stat *st, void *ctx);
+void ld_disk_each_blob(ld_store *s, ld_disk_blob_fn fn, void *ctx);
 
 #endif

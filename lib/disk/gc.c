@@ -125,10 +125,7 @@ static bool is_live_referrer(ld_store *s, const ld_digest_set *live, const char 
   return yes;
 }
 
-typedef void (*blob_fn)(ld_store *s, const char *digest, int dirfd, const char *name,
-                        const struct stat *st, void *ctx);
-
-static void each_blob(ld_store *s, blob_fn fn, void *ctx) {
+void ld_disk_each_blob(ld_store *s, ld_disk_blob_fn fn, void *ctx) {
   static const char *algs[] = {"sha256", "sha512"};
   for (size_t a = 0; a < LD_ARRAY_SIZE(algs); a++) {
     ld_autofree char *dir = ld_xasprintf("%s/blobs/%s", ld_store_root(s), algs[a]);
@@ -169,7 +166,7 @@ int ld_disk_mark(ld_store *s, ld_digest_set *live, ld_error **err) {
   for (int round = 0; round < 8; round++) { /* referrers of referrers, bounded */
     ld_digest_set found = {0};
     referrer_pass rp = {live, &found};
-    each_blob(s, find_referrers, &rp);
+    ld_disk_each_blob(s, find_referrers, &rp);
     size_t added = found.n;
     for (size_t i = 0; i < found.cap; i++)
       if (found.keys[i]) mark_manifest(s, live, found.keys[i], 0);
@@ -271,7 +268,7 @@ int ld_gc_run(ld_store *s, const ld_gc_opts *o, ld_gc_result *res, ld_error **er
   if (rc == 0) {
     sweep_ctx c = {&live, o, ld_disk_cutoff(o->grace), res};
     res->blobs_live = live.n;
-    each_blob(s, sweep_blob, &c);
+    ld_disk_each_blob(s, sweep_blob, &c);
     sweep_temps(s, "ingest", NULL, &c);
     sweep_temps(s, "blobs", ".ingest-", &c);
     sweep_temps(s, "uploads", NULL, &c);

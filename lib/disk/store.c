@@ -112,23 +112,16 @@ static void read_times(ld_disk_report *r, ld_store *s) {
   sqlite3_finalize(st);
 }
 
-/* Sums blobs/<alg>/ files no image uses. */
+/* Sums the blobs no image uses. */
+static void add_if_unreferenced(ld_store *s, const char *digest, int dirfd, const char *name,
+                                const struct stat *st, void *ctx) {
+  (void) s, (void) dirfd, (void) name;
+  ld_disk_report *r = ctx;
+  if (ld_disk_layer_find(r, digest) == (size_t) -1) r->unreferenced_bytes += (uint64_t) st->st_blocks * 512;
+}
+
 static void count_unreferenced(ld_disk_report *r, ld_store *s) {
-  static const char *algs[] = {"sha256", "sha512"};
-  for (size_t a = 0; a < LD_ARRAY_SIZE(algs); a++) {
-    ld_autofree char *dir = ld_xasprintf("%s/blobs/%s", ld_store_root(s), algs[a]);
-    DIR *d = opendir(dir);
-    if (!d) continue;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-      if (e->d_name[0] == '.') continue;
-      ld_autofree char *digest = ld_xasprintf("%s:%s", algs[a], e->d_name);
-      if (ld_disk_layer_find(r, digest) != (size_t) -1) continue;
-      struct stat st;
-      if (fstatat(dirfd(d), e->d_name, &st, 0) == 0) r->unreferenced_bytes += (uint64_t) st.st_blocks * 512;
-    }
-    closedir(d);
-  }
+  ld_disk_each_blob(s, add_if_unreferenced, r);
 }
 
 int ld_disk_store_read(ld_store *s, const ld_disk_read_opts *o, ld_disk_report **out,

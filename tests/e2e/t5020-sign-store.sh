@@ -20,6 +20,14 @@ test_expect_success 'sign a store image: the .sig is a store image beside it' '
 	grep -q "localhost/test/img:sha256-${D#sha256:}.sig" "$LADING_ROOT/index.json"
 '
 
+test_expect_success 'images marks the image signed and hides the .sig tag unless --all' '
+	lading images --format json >i.json &&
+	jq -e "length == 1 and .[0].name == \"localhost/test/img:v1\" and .[0].signed == true" i.json &&
+	lading images >i.txt && ! grep -q "\.sig" i.txt && grep "localhost/test/img:v1" i.txt | grep -q "yes\$" &&
+	lading images --all --format json >a.json &&
+	jq -e "length == 2 and ([.[] | select(.name | endswith(\".sig\"))] | length) == 1" a.json
+'
+
 test_expect_success 'the store .sig is skopeo-readable and holds our payload' '
 	skopeo inspect --raw "oci:$LADING_ROOT:localhost/test/img:sha256-${D#sha256:}.sig" >m.json &&
 	jq -e ".layers[0].mediaType == \"application/vnd.dev.cosign.simplesigning.v1+json\"" m.json &&
