@@ -18,7 +18,9 @@ export XDG_RUNTIME_DIR="$TRASH/run"
 test_expect_success 'setup: a plain-HTTP registry, a first-bytes recorder, an image' '
   start_registry_at $P "$TRASH/reg" &&
   ("$PY" "$HELPERS/first_bytes.py" $SP "$TRASH/first.log" 2>"$TRASH/first.err" & echo $! >"$TRASH/first.pid") &&
-  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$SP) 2>/dev/null && break; sleep 0.1; done &&
+  up=0 && for _ in $(seq 200); do
+    (exec 3<>/dev/tcp/127.0.0.1/$SP) 2>/dev/null && { up=1; break; }; sleep 0.1
+  done && test $up = 1 &&
   make_image img v1 2 32
 '
 
