@@ -1,8 +1,10 @@
-/* Registry options shared by the client commands (see client_opts.h). */
+/* Registry options shared by the client commands, and the options of the copying commands
+ * (see client_opts.h). */
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
 #include "client_opts.h"
+#include "lading/layer.h"
 #include "lading/util.h"
 
 static int parse_bool(const char *cmd, const char *name, const char *arg, bool *out) {
@@ -76,4 +78,45 @@ void client_opts_merge(ld_transport_opts *o, const ld_transport_opts *from) {
   o->authfile = from->authfile;
   o->retries = from->retries;
   o->chunk_size = from->chunk_size;
+}
+
+void client_copy_args_init(client_copy_args *a) {
+  memset(a, 0, sizeof *a);
+  a->quiet = cli_quiet;
+}
+
+void client_copy_args_clear(client_copy_args *a) { ld_platform_clear(&a->platform); }
+
+int client_copy_opt(const char *cmd, int opt, const char *arg, client_copy_args *a, int sides) {
+  switch (opt) {
+  case OPT_PLATFORM: a->platform_s = arg; return 1;
+  case 'j': {
+    char *end;
+    long n = strtol(arg, &end, 10);
+    if (*end || n < 1 || n > 32) return cli_usage_error(cmd, "--jobs: expected 1..32");
+    a->jobs = (int) n;
+    return 1;
+  }
+  case OPT_FORMAT: return cli_parse_format(cmd, arg, &a->fmt) ? 2 : 1;
+  case 'q': a->quiet = true; return 1;
+  case OPT_COMPRESS:
+    if (!strcmp(arg, "gzip")) a->compress = LD_COMP_GZIP;
+    else if (!strcmp(arg, "zstd")) a->compress = LD_COMP_ZSTD;
+    else return cli_usage_error(cmd, "--compress: expected gzip or zstd");
+    return 1;
+  default:
+    return client_opt(cmd, opt, arg, sides & CLIENT_SRC ? &a->src : NULL,
+                      sides & CLIENT_DST ? &a->dst : NULL);
+  }
+}
+
+int client_copy_opts(client_copy_args *a, ld_copy_opts *co, ld_error **err) {
+  memset(co, 0, sizeof *co);
+  if (a->platform_s && ld_platform_parse(a->platform_s, &a->platform, err) < 0) return -1;
+  co->platform = a->platform_s ? &a->platform : NULL;
+  co->jobs = a->jobs;
+  co->compress = a->compress;
+  co->retries = a->src.retries ? a->src.retries : a->dst.retries;
+  co->quiet = a->quiet;
+  return 0;
 }

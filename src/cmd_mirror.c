@@ -39,11 +39,7 @@ static void mirror_usage(FILE *f) {
              "      --from FILE           references, one per line ('#' comments)\n"
              "      --to REGISTRY[/PREFIX]  destination registry and repository prefix\n"
              "      --lock FILE           lock file (default: FROM.lock)\n"
-             "      --update              follow moved tags and rewrite the lock\n"
-             "      --platform OS/ARCH[/VARIANT]  only this platform (default: whole indexes)\n"
-             "  -j, --jobs N              blobs in flight at once (default 4)\n"
-             "      --format FORMAT       table (default) or json\n"
-             "  -q, --quiet               print only problems\n"
+             "      --update              follow moved tags and rewrite the lock\n" CLIENT_COPY_HELP
              "  -h, --help                show this help\n" CLIENT_OPTIONS_HELP);
 }
 
@@ -331,36 +327,25 @@ static json_t *items_json(const mirror_item *items, size_t n) {
   return arr;
 }
 
-static int parse_args(int argc, char **argv, mirror_run *m, const char **from, const char **to,
-                      const char **lock, const char **platform_s) {
+static int parse_args(int argc, char **argv, mirror_run *m, client_copy_args *a,
+                      const char **from, const char **to, const char **lock) {
   static const struct option longopts[] = {
-      {"from", required_argument, NULL, 'f'},     {"to", required_argument, NULL, 't'},
-      {"lock", required_argument, NULL, 'l'},     {"update", no_argument, NULL, 'u'},
-      {"platform", required_argument, NULL, 'p'}, {"jobs", required_argument, NULL, 'j'},
-      {"format", required_argument, NULL, 'F'},   {"quiet", no_argument, NULL, 'q'},
-      {"help", no_argument, NULL, 'h'},           CLIENT_LONG_OPTIONS,
+      {"from", required_argument, NULL, 'f'}, {"to", required_argument, NULL, 't'},
+      {"lock", required_argument, NULL, 'l'}, {"update", no_argument, NULL, 'u'},
+      {"help", no_argument, NULL, 'h'},       CLIENT_COPY_LONG_OPTIONS,
       {0},
   };
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "j:qh", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, CLIENT_COPY_SHORT "h", longopts, NULL)) != -1) {
     switch (c) {
     case 'f': *from = optarg; break;
     case 't': *to = optarg; break;
     case 'l': *lock = optarg; break;
     case 'u': m->update = true; break;
-    case 'p': *platform_s = optarg; break;
-    case 'j':
-      m->co.jobs = atoi(optarg);
-      if (m->co.jobs < 1 || m->co.jobs > 32) return cli_usage_error("mirror", "--jobs: expected 1..32");
-      break;
-    case 'F':
-      if (cli_parse_format("mirror", optarg, &m->fmt)) return 2;
-      break;
-    case 'q': m->quiet = true; break;
     case 'h': mirror_usage(stdout); return -1;
     default: {
-      int h = client_opt("mirror", c, optarg, &m->src_o, &m->dst_o);
+      int h = client_copy_opt("mirror", c, optarg, a, CLIENT_SRC | CLIENT_DST);
       if (h == 2) return 2;
       if (h == 0) return cli_usage_error("mirror", "unknown option");
     }
@@ -369,13 +354,19 @@ static int parse_args(int argc, char **argv, mirror_run *m, const char **from, c
   if (optind != argc) return cli_usage_error("mirror", "unexpected argument '%s'", argv[optind]);
   if (!*from || !*to) return cli_usage_error("mirror", "--from FILE and --to REGISTRY are required");
   if (ld_str_has_prefix(*to, "docker://")) *to += 9;
+  m->quiet = a->quiet;
+  m->fmt = a->fmt;
+  m->src_o = a->src;
+  m->dst_o = a->dst;
   return 0;
 }
 
 int cmd_mirror(int argc, char **argv) {
-  mirror_run m = {.quiet = cli_quiet};
-  const char *from = NULL, *to = NULL, *lock_path = NULL, *platform_s = NULL;
-  int pa = parse_args(argc, argv, &m, &from, &to, &lock_path, &platform_s);
+  mirror_run m = {0};
+  client_copy_args a;
+  client_copy_args_init(&a);
+  const char *from = NULL, *to = NULL, *lock_path = NULL;
+  int pa = parse_args(argc, argv, &m, &a, &from, &to, &lock_path);
   if (pa) return pa < 0 ? 0 : pa;
   size_t tl = strlen(to);
   while (tl && to[tl - 1] == '/') tl--;
@@ -383,22 +374,19 @@ int cmd_mirror(int argc, char **argv) {
   m.to = to_clean;
   char *lock_file = lock_path ? ld_xstrdup(lock_path) : ld_xasprintf("%s.lock", from);
   ld_error *err = NULL;
-  ld_platform platform = {0};
   mirror_item *items = NULL;
   size_t n = 0, n_old = 0;
   lock_entry *old = NULL;
   int exit_code = 1;
   pthread_mutex_init(&m.locs.mu, NULL);
   reg_cache regs = {0};
-  if (platform_s && ld_platform_parse(platform_s, &platform, &err) < 0) goto out;
+  if (client_copy_opts(&a, &m.co, &err) < 0) goto out;
   if (read_list(from, &items, &n, &err) < 0 || read_lock(lock_file, &old, &n_old, &err) < 0)
     goto out;
   regs.o = (ld_registry_opts){.tls_verify_set = m.src_o.tls_verify_set,
                               .tls_verify = m.src_o.tls_verify, .cert_dir = m.src_o.cert_dir,
                               .creds = m.src_o.creds, .authfile = m.src_o.authfile,
                               .retries = m.src_o.retries};
-  m.co.platform = platform_s ? &platform : NULL;
-  m.co.retries = m.src_o.retries;
   m.co.known_location = loc_find;
   m.co.record_location = loc_add;
   m.co.location_arg = &m.locs;
@@ -432,7 +420,7 @@ out:
   for (size_t i = 0; i < regs.n; i++) ld_registry_free(regs.regs[i]);
   free(regs.regs);
   loc_free(&m.locs);
-  ld_platform_clear(&platform);
+  client_copy_args_clear(&a);
   free(lock_file);
   free(to_clean);
   return err ? cli_fail(err) : exit_code;

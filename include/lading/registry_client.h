@@ -6,7 +6,9 @@
  *
  * Connection: the first request pings /v2/. https is tried first; plain http is used only when
  * the host is loopback (127.0.0.0/8, ::1, localhost) or TLS verification was turned off
- * (--tls-verify=false, skopeo's "insecure registry"). TLS uses the system CA store, plus the
+ * (--tls-verify=false, skopeo's "insecure registry"), decided from the name as given, before
+ * any request; otherwise every handle of the registry is limited to https, so no Location,
+ * redirect or token realm can lead to plain http either. TLS uses the system CA store, plus the
  * *.crt / *.cert+*.key files of --cert-dir (skopeo's layout).
  *
  * Auth: anonymous; Basic (credentials from --creds or the auth files of auth.h) when the ping

@@ -317,6 +317,11 @@ static CURL *handle_get(ld_registry *r) {
     curl_easy_setopt(h, CURLOPT_SSLKEY, r->client_key);
   }
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  /* The plain-HTTP decision is made once, from the name the user gave (ld_registry_open), and
+   * enforced here for every request of this registry: a Location header, a redirect or a token
+   * realm naming http:// cannot bring plain HTTP back. */
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, r->allow_http ? "http,https" : "https");
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, r->allow_http ? "http,https" : "https");
   return h;
 }
 
@@ -505,6 +510,10 @@ static CURLcode perform_once(ld_registry *r, const http_req *q, const char *auth
   p->content_length = -1;
   CURLcode rc = curl_easy_perform(h);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &p->status);
+  if (rc == CURLE_UNSUPPORTED_PROTOCOL && !r->allow_http)
+    snprintf(errbuf, CURL_ERROR_SIZE, "refusing plain HTTP (%s) for a registry that is not "
+             "loopback; --tls-verify=false allows it",
+             ld_str_has_prefix(q->url, "http:") ? q->url : "a redirect to an http:// URL");
   curl_slist_free_all(hdrs);
   handle_put(r, h);
   return rc;
@@ -780,8 +789,15 @@ static int ping_locked(ld_registry *r, ld_error **err) {
   if (!scheme && tls_err[0]) memcpy(errbuf, tls_err, sizeof errbuf);
   if (!scheme) rc = rc == CURLE_OK ? CURLE_COULDNT_CONNECT : rc;
   if (rc != CURLE_OK) {
-    ld_err(err, EIO, "registry %s: cannot connect: %s", r->domain,
-           errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    /* A TLS failure may be a plain-HTTP registry: say why we did not try that. */
+    bool tls_failed = rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST &&
+                      rc != CURLE_OPERATION_TIMEDOUT;
+    ld_err(err, EIO, "registry %s: cannot connect: %s%s", r->domain,
+           errbuf[0] ? errbuf : curl_easy_strerror(rc),
+           !r->allow_http && tls_failed
+               ? " (HTTPS only: plain HTTP is used for loopback registries or with "
+                 "--tls-verify=false)"
+               : "");
     http_resp_clear(&p);
     return -1;
   }
@@ -900,6 +916,12 @@ void registry_set_header_cb(CURL *h, http_resp *p) {
   curl_easy_setopt(h, CURLOPT_HEADERDATA, p);
 }
 uint64_t registry_chunk_size(const ld_registry *r) { return r->chunk_size; }
+const char *registry_http_refusal(const ld_registry *r, CURLcode rc) {
+  return rc == CURLE_UNSUPPORTED_PROTOCOL && !r->allow_http
+             ? "refusing a redirect to plain HTTP for a registry that is not loopback; "
+               "--tls-verify=false allows it"
+             : NULL;
+}
 
 /* ---- login ---- */
 

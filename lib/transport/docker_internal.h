@@ -49,6 +49,8 @@ CURL *registry_handle_get(ld_registry *r);
 void registry_handle_put(ld_registry *r, CURL *h);
 void registry_set_header_cb(CURL *h, http_resp *p);
 uint64_t registry_chunk_size(const ld_registry *r);
+/* The refusal text when rc means a plain-HTTP URL (a redirect) was refused, else NULL. */
+const char *registry_http_refusal(const ld_registry *r, CURLcode rc);
 
 char *scope_pull(const char *repo);
 char *scope_push(const char *repo);

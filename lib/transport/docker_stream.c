@@ -174,7 +174,14 @@ static int open_blob(ld_registry *r, const char *repo, const char *digest, int64
     blob_stream *s = stream_start(r, url, auth, what);
     free(auth);
     long st = stream_status(s);
-    bool conn_failed = s->done && s->result != CURLE_OK && !st;
+    const char *refusal = s->done ? registry_http_refusal(r, s->result) : NULL;
+    if (refusal) { /* a redirect to plain HTTP: st is the redirect's own status */
+      ld_err(err, EACCES, "registry %s: GET %s: %s", ld_registry_domain(r), what, refusal);
+      stream_free(s);
+      break;
+    }
+    /* A failure after a redirect leaves the redirect's status: still a connection failure. */
+    bool conn_failed = s->done && s->result != CURLE_OK && (!st || (st >= 300 && st < 400));
     if (!conn_failed && st == 200) {
       *out = verify ? ld_verifier_new(&s->r, true, digest, size, what) : &s->r;
       rc = 0;

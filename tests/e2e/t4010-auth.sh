@@ -68,6 +68,46 @@ test_expect_success '~/.docker/config.json credentials are read' '
   rm "$HOME/.docker/config.json"
 '
 
+# A stand-in for docker-credential-pass and friends, speaking the real protocol (`get`, the
+# server on stdin, a JSON answer on stdout), with credentials for $B only; what it was asked
+# goes to helper.log.
+test_expect_success 'setup: a docker-credential helper on PATH' '
+  mkdir -p "$TRASH/bin" &&
+  { echo "#!/bin/sh" &&
+    echo "[ \"\$1\" = get ] || exit 2" &&
+    echo "server=\$(cat)" &&
+    echo "echo \"\$server\" >>\"$TRASH/helper.log\"" &&
+    echo "if [ \"\$server\" = \"$B\" ]; then" &&
+    echo "  echo \"{\\\"ServerURL\\\":\\\"\$server\\\",\\\"Username\\\":\\\"alice\\\",\\\"Secret\\\":\\\"s3cret\\\"}\"" &&
+    echo "else echo \"credentials not found in native keychain\"; exit 1; fi"
+  } >"$TRASH/bin/docker-credential-lt" &&
+  chmod +x "$TRASH/bin/docker-credential-lt" &&
+  printf "#!/bin/sh\necho boom; exit 3\n" >"$TRASH/bin/docker-credential-bad" &&
+  chmod +x "$TRASH/bin/docker-credential-bad"
+'
+
+test_expect_success '~/.docker/config.json credHelpers and credsStore run docker-credential-NAME get' '
+  mkdir -p "$HOME/.docker" && : >"$TRASH/helper.log" &&
+  echo "{\"credHelpers\":{\"$B\":\"lt\"}}" >"$HOME/.docker/config.json" &&
+  PATH="$TRASH/bin:$PATH" XDG_RUNTIME_DIR=/nonexistent lading tags docker://$B/a/b | grep -qx v1 &&
+  grep -qx "$B" "$TRASH/helper.log" &&
+  echo "{\"auths\":{\"$B\":{}},\"credsStore\":\"lt\"}" >"$HOME/.docker/config.json" &&
+  PATH="$TRASH/bin:$PATH" XDG_RUNTIME_DIR=/nonexistent lading tags docker://$B/a/b | grep -qx v1 &&
+  test "$(grep -c . "$TRASH/helper.log")" = 2
+'
+
+test_expect_success 'a helper without credentials or not installed means anonymous; a failing one is named' '
+  echo "{\"credsStore\":\"lt\"}" >"$HOME/.docker/config.json" &&
+  PATH="$TRASH/bin:$PATH" XDG_RUNTIME_DIR=/nonexistent expect_exit 1 lading tags docker://localhost:$BP/a/b 2>err &&
+  grep -q "401" err && grep -qx "localhost:$BP" "$TRASH/helper.log" &&
+  echo "{\"credHelpers\":{\"$B\":\"missing\"}}" >"$HOME/.docker/config.json" &&
+  XDG_RUNTIME_DIR=/nonexistent expect_exit 1 lading tags docker://$B/a/b 2>err && grep -q "401" err &&
+  echo "{\"credHelpers\":{\"$B\":\"bad\"}}" >"$HOME/.docker/config.json" &&
+  PATH="$TRASH/bin:$PATH" XDG_RUNTIME_DIR=/nonexistent expect_exit 1 lading tags docker://$B/a/b 2>err &&
+  test "$(wc -l <err)" = 1 && grep -q "credential helper docker-credential-bad: get $B: exit 3: boom" err &&
+  rm "$HOME/.docker/config.json"
+'
+
 test_expect_success 'Bearer: anonymous token grants nothing, push is refused' '
   test_must_fail lading copy -q oci:img:v1 docker://$T/t/x:v1 2>err && grep -q "$T" err
 '

@@ -1,5 +1,6 @@
 /* Auth files: lookup order and key spellings, store/remove keep other entries, bad files name
- * themselves. */
+ * themselves; credential helpers (credHelpers before auths before credsStore, Docker Hub's
+ * server URL, a bad helper name refused). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 #include "lading/fs.h"
 #include "lading/registry_client.h"
+#include "lading/util.h"
 
 static char dir[] = "/tmp/lading-auth-test.XXXXXX";
 
@@ -132,12 +134,49 @@ static void test_bad_file(void **state) {
   free(f);
 }
 
+/* A helper that echoes what it was asked as the password. */
+static void test_cred_helpers(void **state) {
+  char *bin = ld_path_join(dir, "bin");
+  mkdir(bin, 0700);
+  char *h = ld_path_join(bin, "docker-credential-echo");
+  write_file(h, "#!/bin/sh\ns=$(cat); printf '{\"Username\":\"u\",\"Secret\":\"%s\"}' \"$s\"\n");
+  chmod(h, 0755);
+  char *old_path = ld_xstrdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+  char *path = ld_xasprintf("%s:%s", bin, old_path);
+  setenv("PATH", path, 1);
+  char *f = ld_path_join(dir, "helpers.json");
+  write_file(f, "{\"auths\":{\"a.example\":{\"auth\":\"dXNlcjpwYXNz\"},\"b.example\":{}},"
+                "\"credHelpers\":{\"a.example\":\"echo\"},\"credsStore\":\"echo\"}");
+  char *u, *p;
+  assert_int_equal(ld_auth_lookup(f, "a.example", "r", &u, &p, NULL, NULL), 0);
+  assert_string_equal(p, "a.example"); /* credHelpers first */
+  free(u), free(p);
+  assert_int_equal(ld_auth_lookup(f, "b.example", NULL, &u, &p, NULL, NULL), 0);
+  assert_string_equal(p, "b.example"); /* an empty auths entry: credsStore */
+  free(u), free(p);
+  assert_int_equal(ld_auth_lookup(f, "docker.io", NULL, &u, &p, NULL, NULL), 0);
+  assert_string_equal(p, "https://index.docker.io/v1/");
+  free(u), free(p);
+  write_file(f, "{\"credsStore\":\"../evil\"}");
+  ld_error *err = NULL;
+  assert_int_equal(ld_auth_lookup(f, "c.example", NULL, &u, &p, NULL, &err), -1);
+  assert_non_null(strstr(err->msg, "not a plain name"));
+  ld_error_free(err);
+  setenv("PATH", old_path, 1);
+  free(old_path);
+  free(path);
+  free(f);
+  free(h);
+  free(bin);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_docker_config_and_hub_spelling),
       cmocka_unit_test(test_store_lookup_remove),
       cmocka_unit_test(test_registry_auth_file_wins),
       cmocka_unit_test(test_bad_file),
+      cmocka_unit_test(test_cred_helpers),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -71,6 +71,9 @@ static void test_loopback(void **state) {
   assert_false(ld_host_is_loopback("quay.io"));
   assert_false(ld_host_is_loopback("127.example.com"));
   assert_false(ld_host_is_loopback("localhost.evil.com"));
+  /* Decided by the name as given: *.localhost and hostnames in /etc/hosts are not literals. */
+  assert_false(ld_host_is_loopback("reg.localhost:5000"));
+  assert_false(ld_host_is_loopback("vm:5000"));
 }
 
 int main(void) {
