@@ -95,9 +95,16 @@ test_done() {
 
 # A free TCP port on 127.0.0.1.
 # (Pure bash: python3 may be a slow pyenv shim on developer machines.)
+# A TCP port for a test server: below the kernel's ephemeral range (ip_local_port_range, 32768+
+# by default), so no outgoing connection of a busy machine takes it before the server binds, and
+# in no socket state at all in /proc/net/tcp{,6} (a listener, a client, TIME_WAIT).
+_eph_lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "${_eph_lo:-0}" -gt 12000 ] 2>/dev/null || _eph_lo=32768
 free_port() {
   while :; do
-    _p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    _p=$(( 10000 + (RANDOM * 32768 + RANDOM) % (_eph_lo - 10000) ))
+    cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '{print $2}' |
+      grep -q "$(printf ':%04X$' "$_p")" && continue
     (exec 3<>"/dev/tcp/127.0.0.1/$_p") 2>/dev/null || { echo "$_p"; return 0; }
   done
 }

@@ -4,21 +4,6 @@ HELPERS="$TEST_DIR/t4999-helpers"
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 
-# free_port, narrowed to below the kernel's ephemeral range (ip_local_port_range, 32768-60999
-# by default): lib.sh's 20000-59999 overlaps it, and under load an outgoing connection can take
-# the chosen port before the server binds it (the server then dies with EADDRINUSE and the test
-# waits 20 s for nothing). These files open many connections, so they take ports the kernel
-# never hands out on its own.
-_eph_lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 0)
-if [ "${_eph_lo:-0}" -gt 22000 ] 2>/dev/null; then
-  free_port() {
-    while :; do
-      _p=$(( 20000 + (RANDOM * 32768 + RANDOM) % (_eph_lo - 20000) ))
-      (exec 3<>"/dev/tcp/127.0.0.1/$_p") 2>/dev/null || { echo "$_p"; return 0; }
-    done
-  }
-fi
-
 # make_image LAYOUT TAG N KB [ARCH]: an OCI layout image (umoci) with N layers of KB KiB of
 # random data each, under /dN (never "/" itself).
 make_image() {
