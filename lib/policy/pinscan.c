@@ -312,6 +312,11 @@ int ld_pin_scan_buf(const char *name, ld_pin_format format, const char *buf, siz
                     ld_pin_scan *out, ld_error **err) {
   memset(out, 0, sizeof *out);
   out->format = format;
+  /* Text only: a NUL would cut a reference's value short of the bytes pin rewrites. */
+  const char *nul = memchr(buf, '\0', len);
+  if (nul)
+    return ld_err(err, LD_EFORMAT, "%s: not a text file (NUL byte at offset %zu)", name,
+                  (size_t) (nul - buf));
   if (format == LD_PIN_DOCKERFILE) {
     scan_dockerfile(name, buf, len, out);
     return 0;

@@ -110,6 +110,18 @@ static void test_problems(void **state) {
   free(t);
 }
 
+/* Found by fuzz_pin: a NUL inside a reference cut its value short of the bytes pin rewrites. */
+static void test_nul_byte_refused(void **state) {
+  static const char df[] = "FROM registry.exam\0ple.com/a:1\n";
+  for (int f = LD_PIN_YAML; f <= LD_PIN_DOCKERFILE; f++) {
+    ld_pin_scan s;
+    ld_error *err = NULL;
+    assert_int_equal(ld_pin_scan_buf("Dockerfile", (ld_pin_format) f, df, sizeof df - 1, &s, &err), -1);
+    assert_string_equal(err->msg, "Dockerfile: not a text file (NUL byte at offset 18)");
+    ld_error_free(err);
+  }
+}
+
 static void test_diff(void **state) {
   const char *a = "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14\n15\n16\n17\n18\n19\n20";
   const char *b = "1\n2\nX\n4\n5\n6\n7\n8\nY\n10\n11\n12\n13\n14\n15\n16\n17\n18\n19\nZ";
@@ -131,7 +143,7 @@ int main(void) {
       cmocka_unit_test(test_quoting_and_offsets), cmocka_unit_test(test_multibyte_crlf_anchor),
       cmocka_unit_test(test_kinds),              cmocka_unit_test(test_unrewritable_scalars_warn),
       cmocka_unit_test(test_dockerfile),         cmocka_unit_test(test_problems),
-      cmocka_unit_test(test_diff),
+      cmocka_unit_test(test_diff),               cmocka_unit_test(test_nul_byte_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
