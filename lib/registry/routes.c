@@ -340,9 +340,9 @@ static enum MHD_Result store_manifest(req *q, ld_manifest *m, const char *digest
   ld_error *err = NULL;
   const rs_storage *st = &q->s->st;
   const char *repo = q->route.name, *ref = q->route.ref;
-  if (rs_manifest_put(st, repo, digest, m->media_type, m->raw, m->raw_len, &err) < 0 ||
-      (!strchr(ref, ':') && rs_tag_set(st, repo, ref, digest, &err) < 0) ||
-      (m->subject && rs_referrer_add(st, repo, m->subject->digest, digest, &err) < 0)) {
+  if (rs_manifest_store(st, repo, digest, m->media_type, m->raw, m->raw_len,
+                        strchr(ref, ':') ? NULL : ref, m->subject ? m->subject->digest : NULL,
+                        &err) < 0) {
     enum MHD_Result rc = rq_error(q, 500, "UNKNOWN", "storing manifest: %s", err->msg);
     ld_error_free(err);
     return rc;
@@ -598,8 +598,7 @@ static enum MHD_Result upload_end(req *q) {
     return rc;
   }
   ld_error *err = NULL;
-  if (ru_finish(t, s, q->final_digest, &err) < 0 ||
-      rs_link_add(&q->s->st, q->route.name, q->final_digest, &err) < 0) {
+  if (ru_finish(t, s, q->final_digest, &err) < 0) { /* commits, links into s->repo */
     bool digest = err->code == LD_EDIGEST;
     enum MHD_Result rc = rq_error(q, digest ? 400 : 500, digest ? "DIGEST_INVALID" : "UNKNOWN",
                                   "%s", err->msg);

@@ -154,7 +154,7 @@ int ru_finish(ru_table *t, ru_session *s, const char *digest, ld_error **err) {
                 (unsigned long long) s->offset);
   }
   if (rc == 0) {
-    rc = rs_blob_commit(t->st, s->fd, s->path, digest, err);
+    rc = rs_blob_commit(t->st, s->fd, s->path, digest, s->repo, err);
     if (rc == 0) {
       free(s->path);
       s->path = NULL; /* renamed away */
