@@ -4,6 +4,12 @@
  * session, never during I/O. A session being written is marked busy, which both serialises
  * requests on it and keeps the reaper away. Hashing is always SHA-256 while streaming (what
  * every client uses); a final digest in another algorithm re-reads the file once.
+ *
+ * Small bodies are hashed inline. Once a session holds HASH_THREAD_AFTER bytes, each request
+ * body gets a helper thread that hashes the file behind the writer (pread from the page cache,
+ * HASH_BLOCK at a time): SHA-256 (~0.7 s per GiB here) no longer sits between two recv calls
+ * of the connection thread. The helper is joined when the request ends, so between requests
+ * (and at commit) the hash covers every byte written.
  */
 #include <fcntl.h>
 #include <openssl/rand.h>
@@ -20,7 +26,12 @@ void ru_init(ru_table *t, const rs_storage *st, int64_t ttl) {
   t->ttl = ttl;
 }
 
+static void hash_join(ru_session *s);
+
 static void session_free(ru_session *s, bool remove_data) {
+  hash_join(s);
+  pthread_mutex_destroy(&s->hash_lock);
+  pthread_cond_destroy(&s->hash_cond);
   if (s->fd >= 0) close(s->fd);
   if (remove_data && s->path) unlink(s->path);
   if (s->hasher) ld_hasher_free(s->hasher);
@@ -52,7 +63,9 @@ int ru_create(ru_table *t, const char *repo, ru_session **out, ld_error **err) {
   make_uuid(s->uuid);
   s->repo = ld_xstrdup(repo);
   s->path = ld_xasprintf("%s/%s", t->st->uploads, s->uuid);
-  s->fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  pthread_mutex_init(&s->hash_lock, NULL);
+  pthread_cond_init(&s->hash_cond, NULL);
+  s->fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (s->fd < 0) {
     int e = errno;
     session_free(s, false);
@@ -91,6 +104,11 @@ int ru_acquire(ru_table *t, const char *repo, const char *uuid, ru_session **out
 }
 
 void ru_release(ru_table *t, ru_session *s) {
+  hash_join(s);
+  if (s->offset > s->flushed) { /* start writing the tail now: the commit's fsync comes next */
+    sync_file_range(s->fd, (off_t) s->flushed, 0, SYNC_FILE_RANGE_WRITE);
+    s->flushed = s->offset;
+  }
   pthread_mutex_lock(&t->lock);
   s->busy = false;
   s->touched = ld_now();
@@ -100,12 +118,88 @@ void ru_release(ru_table *t, ru_session *s) {
 /* Start writeback every WRITEBACK_STEP bytes, so that the fsync of the commit finds little
  * left to write: the disk works while the network still delivers, instead of afterwards. */
 #define WRITEBACK_STEP (8u << 20)
+#define HASH_THREAD_AFTER (4u << 20)
+#define HASH_BLOCK (1u << 20)
+
+/* Hashes [from, to) of the session file; the caller owns s->hasher meanwhile. */
+static int hash_range(ru_session *s, char *buf, uint64_t from, uint64_t to) {
+  while (from < to) {
+    size_t want = to - from < HASH_BLOCK ? (size_t) (to - from) : HASH_BLOCK;
+    ssize_t n = pread(s->fd, buf, want, (off_t) from);
+    if (n <= 0) return n < 0 ? errno : EIO;
+    ld_hasher_update(s->hasher, buf, (size_t) n);
+    from += (uint64_t) n;
+  }
+  return 0;
+}
+
+static void *hash_main(void *arg) {
+  ru_session *s = arg;
+  char *buf = ld_xmalloc(HASH_BLOCK);
+  pthread_mutex_lock(&s->hash_lock);
+  for (;;) {
+    while (s->offset - s->hashed < HASH_BLOCK && !s->hash_stop) {
+      s->hash_waiting = true;
+      pthread_cond_wait(&s->hash_cond, &s->hash_lock);
+      s->hash_waiting = false;
+    }
+    uint64_t from = s->hashed, to = s->offset;
+    if (from == to) break; /* stopped and caught up */
+    pthread_mutex_unlock(&s->hash_lock);
+    int e = s->hash_errno ? 0 : hash_range(s, buf, from, to);
+    pthread_mutex_lock(&s->hash_lock);
+    if (e) s->hash_errno = e;
+    s->hashed = to;
+  }
+  pthread_mutex_unlock(&s->hash_lock);
+  free(buf);
+  return NULL;
+}
+
+/* Lets the helper finish what was written and waits for it. */
+static void hash_join(ru_session *s) {
+  if (!s->hash_running) return;
+  pthread_mutex_lock(&s->hash_lock);
+  s->hash_stop = true;
+  pthread_cond_signal(&s->hash_cond);
+  pthread_mutex_unlock(&s->hash_lock);
+  pthread_join(s->hash_thread, NULL);
+  s->hash_running = s->hash_stop = false;
+}
+
+/* Hashes what was just written (bytes up to s->offset): inline while the session is small,
+ * else by the helper thread, started on first need. */
+static void hash_written(ru_session *s, const void *data, size_t len) {
+  if (!s->hash_running && s->offset < HASH_THREAD_AFTER) {
+    ld_hasher_update(s->hasher, data, len);
+    s->hashed = s->offset;
+    return;
+  }
+  pthread_mutex_lock(&s->hash_lock);
+  if (!s->hash_running) {
+    s->hash_running = pthread_create(&s->hash_thread, NULL, hash_main, s) == 0;
+    if (!s->hash_running) { /* no thread: hash here, from the file */
+      pthread_mutex_unlock(&s->hash_lock);
+      char *buf = ld_xmalloc(HASH_BLOCK);
+      int e = hash_range(s, buf, s->hashed, s->offset);
+      free(buf);
+      if (e) s->hash_errno = e;
+      s->hashed = s->offset;
+      return;
+    }
+  } else if (s->hash_waiting && s->offset - s->hashed >= HASH_BLOCK) {
+    pthread_cond_signal(&s->hash_cond);
+  }
+  pthread_mutex_unlock(&s->hash_lock);
+}
 
 int ru_append(ru_session *s, const void *data, size_t len, ld_error **err) {
   if (ld_write_all(s->fd, data, len) < 0)
     return ld_err_sys(err, errno, "upload %s: write", s->uuid);
-  ld_hasher_update(s->hasher, data, len);
+  if (s->hash_running) pthread_mutex_lock(&s->hash_lock);
   s->offset += len;
+  if (s->hash_running) pthread_mutex_unlock(&s->hash_lock);
+  hash_written(s, data, len);
   if (s->offset - s->flushed >= WRITEBACK_STEP) {
     sync_file_range(s->fd, (off_t) s->flushed, (off_t) (s->offset - s->flushed),
                     SYNC_FILE_RANGE_WRITE);
@@ -131,7 +225,10 @@ void ru_cancel(ru_table *t, ru_session *s) {
 
 static int final_digest(ru_session *s, ld_digest_algo algo, char out[LD_DIGEST_MAX],
                         ld_error **err) {
+  hash_join(s);
   if (algo == LD_SHA256) {
+    if (s->hash_errno)
+      return ld_err_sys(err, s->hash_errno, "upload %s: reading back to hash", s->uuid);
     ld_hasher_final(s->hasher, out);
     return 0;
   }
