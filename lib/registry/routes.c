@@ -433,16 +433,19 @@ static void free_range(void *cls) {
 }
 
 /* Blob bodies. libmicrohttpd's sendfile path sends 128 KiB per turn of its event loop and
- * waits for the socket each time; on a busy 2-core machine that downloaded a 1 GiB blob at
- * ~0.6x the reference registry, while pread(2) into the connection buffer (the reference's
- * own read+write pattern) matched it (1 and 8 clients). So pread is the default and sendfile
- * an option (--sendfile) for machines where the copy matters more than the wakeups. */
+ * sleeps for socket space in between; on the 2-core test machine it downloaded a 1 GiB blob at
+ * ~0.75x the pread path (docs/serve.md, Operation). So pread(2) is the default and sendfile an
+ * option (--sendfile). The pread block is the response's own buffer (not the connection's
+ * memory pool), held only while a download runs: with 64 KiB the sender was the bottleneck
+ * (16,384 pread + send + epoll_wait per GiB, the socket never full); 256 KiB cuts that to 4,096
+ * and measured ~1.25x faster in interleaved runs, for 256 KiB of memory per running download. */
+#define BLOB_BLOCK (256u << 10)
 static struct MHD_Response *blob_response(req *q, int fd, uint64_t from, uint64_t len) {
   if (q->s->o.sendfile) return MHD_create_response_from_fd_at_offset64(len, fd, from);
   fd_range *r = ld_xmalloc(sizeof *r);
   r->fd = fd;
   r->from = from;
-  return MHD_create_response_from_callback(len, 64 << 10, read_range, r, free_range);
+  return MHD_create_response_from_callback(len, BLOB_BLOCK, read_range, r, free_range);
 }
 
 static enum MHD_Result do_blob_get(req *q) {
