@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <openssl/rand.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include "lading/fs.h"
 #include "lading/util.h"
@@ -119,7 +120,7 @@ void ru_release(ru_table *t, ru_session *s) {
  * left to write: the disk works while the network still delivers, instead of afterwards. */
 #define WRITEBACK_STEP (8u << 20)
 #define HASH_THREAD_AFTER (4u << 20)
-#define HASH_BLOCK (1u << 20)
+#define HASH_BLOCK (256u << 10)
 
 /* Hashes [from, to) of the session file; the caller owns s->hasher meanwhile. */
 static int hash_range(ru_session *s, char *buf, uint64_t from, uint64_t to) {
@@ -135,7 +136,9 @@ static int hash_range(ru_session *s, char *buf, uint64_t from, uint64_t to) {
 
 static void *hash_main(void *arg) {
   ru_session *s = arg;
-  char *buf = ld_xmalloc(HASH_BLOCK);
+  /* mapped, not malloced: unmapped when the thread ends, so no malloc arena keeps it resident */
+  char *buf = mmap(NULL, HASH_BLOCK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (buf == MAP_FAILED) abort();
   pthread_mutex_lock(&s->hash_lock);
   for (;;) {
     while (s->offset - s->hashed < HASH_BLOCK && !s->hash_stop) {
@@ -152,7 +155,7 @@ static void *hash_main(void *arg) {
     s->hashed = to;
   }
   pthread_mutex_unlock(&s->hash_lock);
-  free(buf);
+  munmap(buf, HASH_BLOCK);
   return NULL;
 }
 
