@@ -32,6 +32,7 @@ typedef struct ru_session {
   pthread_t hash_thread;
   bool hash_running, hash_stop, hash_waiting;
   int hash_errno; /* the helper could not read the file back: the digest is unknown */
+  uint64_t synced;  /* the helper fdatasynced up to here */
   int64_t touched; /* last activity, unix seconds */
   bool busy;
   int64_t started;
