@@ -8,8 +8,10 @@
  * Small bodies are hashed inline. Once a session holds HASH_THREAD_AFTER bytes, each request
  * body gets a helper thread that hashes the file behind the writer (pread from the page cache,
  * HASH_BLOCK at a time): SHA-256 (~0.7 s per GiB here) no longer sits between two recv calls
- * of the connection thread. The helper is joined when the request ends, so between requests
- * (and at commit) the hash covers every byte written.
+ * of the connection thread. The helper outlives the request that started it (a PATCH is
+ * answered without waiting for the hash to catch up) and is joined when the digest is needed
+ * (the final PUT) or the session ends (cancel, expiry); an idle session with a helper holds a
+ * sleeping thread and its HASH_BLOCK buffer.
  */
 #include <fcntl.h>
 #include <openssl/rand.h>
@@ -105,7 +107,7 @@ int ru_acquire(ru_table *t, const char *repo, const char *uuid, ru_session **out
 }
 
 void ru_release(ru_table *t, ru_session *s) {
-  hash_join(s);
+  /* The helper (if any) keeps hashing: the answer to this request need not wait for it. */
   if (s->offset > s->flushed) { /* start writing the tail now: the commit's fsync comes next */
     sync_file_range(s->fd, (off_t) s->flushed, 0, SYNC_FILE_RANGE_WRITE);
     s->flushed = s->offset;

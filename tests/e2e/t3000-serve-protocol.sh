@@ -223,7 +223,11 @@ test_expect_success 'large chunked uploads (hashed on a helper thread) verify th
   [ "$(http POST /v2/big/blobs/uploads/)" = 202 ] && loc=$(header Location) &&
   [ "$(http PATCH $loc --data-binary @big)" = 202 ] && loc=$(header Location) &&
   [ "$(http PUT "$loc?digest=$(digest_of big.1)")" = 400 ] && [ "$(error_code)" = DIGEST_INVALID ] &&
-  [ ! -e $SERVE_ROOT/blobs/sha256/$(digest_of big.1 | cut -d: -f2) ]
+  [ ! -e $SERVE_ROOT/blobs/sha256/$(digest_of big.1 | cut -d: -f2) ] &&
+  [ "$(http POST /v2/big/blobs/uploads/)" = 202 ] && loc=$(header Location) &&
+  [ "$(http PATCH $loc --data-binary @big)" = 202 ] && uuid=${loc##*/} &&
+  [ -e $SERVE_ROOT/uploads/$uuid ] && [ "$(http DELETE $loc)" = 204 ] &&
+  [ ! -e $SERVE_ROOT/uploads/$uuid ]
 '
 
 start_serve sendfile --sendfile
