@@ -340,9 +340,9 @@ static enum MHD_Result store_manifest(req *q, ld_manifest *m, const char *digest
   ld_error *err = NULL;
   const rs_storage *st = &q->s->st;
   const char *repo = q->route.name, *ref = q->route.ref;
-  if (rs_manifest_put(st, repo, digest, m->media_type, m->raw, m->raw_len, &err) < 0 ||
-      (!strchr(ref, ':') && rs_tag_set(st, repo, ref, digest, &err) < 0) ||
-      (m->subject && rs_referrer_add(st, repo, m->subject->digest, digest, &err) < 0)) {
+  if (rs_manifest_store(st, repo, digest, m->media_type, m->raw, m->raw_len,
+                        strchr(ref, ':') ? NULL : ref, m->subject ? m->subject->digest : NULL,
+                        &err) < 0) {
     enum MHD_Result rc = rq_error(q, 500, "UNKNOWN", "storing manifest: %s", err->msg);
     ld_error_free(err);
     return rc;
@@ -433,16 +433,19 @@ static void free_range(void *cls) {
 }
 
 /* Blob bodies. libmicrohttpd's sendfile path sends 128 KiB per turn of its event loop and
- * waits for the socket each time; on a busy 2-core machine that downloaded a 1 GiB blob at
- * ~0.6x the reference registry, while pread(2) into the connection buffer (the reference's
- * own read+write pattern) matched it (1 and 8 clients). So pread is the default and sendfile
- * an option (--sendfile) for machines where the copy matters more than the wakeups. */
+ * sleeps for socket space in between; on the 2-core test machine it downloaded a 1 GiB blob at
+ * ~0.75x the pread path (docs/serve.md, Operation). So pread(2) is the default and sendfile an
+ * option (--sendfile). The pread block is the response's own buffer (not the connection's
+ * memory pool), held only while a download runs: with 64 KiB the sender was the bottleneck
+ * (16,384 pread + send + epoll_wait per GiB, the socket never full); 256 KiB cuts that to 4,096
+ * and measured ~1.25x faster in interleaved runs, for 256 KiB of memory per running download. */
+#define BLOB_BLOCK (256u << 10)
 static struct MHD_Response *blob_response(req *q, int fd, uint64_t from, uint64_t len) {
   if (q->s->o.sendfile) return MHD_create_response_from_fd_at_offset64(len, fd, from);
   fd_range *r = ld_xmalloc(sizeof *r);
   r->fd = fd;
   r->from = from;
-  return MHD_create_response_from_callback(len, 64 << 10, read_range, r, free_range);
+  return MHD_create_response_from_callback(len, BLOB_BLOCK, read_range, r, free_range);
 }
 
 static enum MHD_Result do_blob_get(req *q) {
@@ -598,8 +601,7 @@ static enum MHD_Result upload_end(req *q) {
     return rc;
   }
   ld_error *err = NULL;
-  if (ru_finish(t, s, q->final_digest, &err) < 0 ||
-      rs_link_add(&q->s->st, q->route.name, q->final_digest, &err) < 0) {
+  if (ru_finish(t, s, q->final_digest, &err) < 0) { /* commits, links into s->repo */
     bool digest = err->code == LD_EDIGEST;
     enum MHD_Result rc = rq_error(q, digest ? 400 : 500, digest ? "DIGEST_INVALID" : "UNKNOWN",
                                   "%s", err->msg);

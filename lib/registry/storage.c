@@ -5,7 +5,17 @@
  *    rs_blob_commit (after verification) or rs_manifest_put (bytes hashed here).
  *  - a link or manifest record is created only after the blob it names is in place, so a crash
  *    between the two leaves an unreferenced blob (gc sweeps it), never a dangling reference.
- *  - tags and manifest records are written with ld_atomic_write (temp + fsync + rename).
+ *  - records with content (tags, manifest records, manifest bytes) are written temp + fsync +
+ *    rename; empty records (links, referrer entries) are created in place — an empty file has
+ *    no bytes that could be wrong, so only its directory entry needs to become durable.
+ *
+ * Durability is grouped (a "batch"): every record of one request is written first, its
+ * writeback started, then each temp file is fsynced, the renames and creates happen in
+ * dependency order (the blob before anything naming it), and finally each distinct directory
+ * is fsynced once. On a journalling file system (ext4, xfs) the directory changes reach the
+ * disk in the order they were made, so the dependency order survives a crash too. (Measured on
+ * the development disk: no faster than one atomic write per record, whose fsyncs cost ~1 ms
+ * there; on disks without a write cache the later fsyncs of a batch find their work done.)
  * Directory listings are read with opendir and sorted, which keeps tag and catalog pagination
  * stable without any index.
  */
@@ -88,13 +98,111 @@ int64_t rs_blob_size(const rs_storage *st, const char *digest) {
   return (int64_t) sb.st_size;
 }
 
+/* ---------- batches of durable record writes ---------- */
+
+#define BATCH_MAX 8
+
+typedef enum { OP_RENAME, OP_CREATE, OP_IN_PLACE } batch_op;
+
+typedef struct batch {
+  size_t n;
+  struct {
+    batch_op kind;
+    ld_atomic_file f; /* OP_RENAME: the temp file */
+    char *path;
+  } op[BATCH_MAX];
+} batch;
+
+static void batch_clear(batch *b) {
+  for (size_t i = 0; i < b->n; i++) {
+    if (b->op[i].kind == OP_RENAME) ld_atomic_abort(&b->op[i].f);
+    free(b->op[i].path);
+  }
+  b->n = 0;
+}
+
+static int batch_push(batch *b, batch_op kind, const char *path, ld_error **err) {
+  if (b->n == BATCH_MAX) abort();
+  ld_autofree char *dir = parent_of(path);
+  if (kind != OP_IN_PLACE && ld_mkdir_p(dir, 0755, err) < 0) return -1;
+  b->op[b->n].kind = kind;
+  b->op[b->n].f = (ld_atomic_file){.fd = -1};
+  b->op[b->n].path = ld_xstrdup(path);
+  b->n++;
+  return 0;
+}
+
+/* A record with content: written to a temp file now, its writeback started. */
+static int batch_write(batch *b, const char *path, const void *data, size_t len,
+                       ld_error **err) {
+  if (batch_push(b, OP_RENAME, path, err) < 0) return -1;
+  ld_atomic_file *f = &b->op[b->n - 1].f;
+  if (ld_atomic_open(f, path, 0644, err) < 0) {
+    b->op[b->n - 1].kind = OP_IN_PLACE; /* nothing to abort */
+    return -1;
+  }
+  if (ld_write_all(f->fd, data, len) < 0) return ld_err_sys(err, errno, "write %s", path);
+  sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  return 0;
+}
+
+/* An empty record, created at commit in its turn. */
+static int batch_create(batch *b, const char *path, ld_error **err) {
+  return batch_push(b, OP_CREATE, path, err);
+}
+
+static int batch_fsync_dirs(batch *b, ld_error **err) {
+  for (size_t i = 0; i < b->n; i++) {
+    ld_autofree char *dir = parent_of(b->op[i].path);
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; j++) {
+      ld_autofree char *other = parent_of(b->op[j].path);
+      seen = !strcmp(dir, other);
+    }
+    if (!seen && ld_fsync_dir(dir) < 0) return ld_err_sys(err, errno, "fsync %s", dir);
+  }
+  return 0;
+}
+
+static int batch_place(batch *b, size_t i, ld_error **err) {
+  ld_atomic_file *f = &b->op[i].f;
+  if (b->op[i].kind == OP_CREATE) {
+    int fd = open(b->op[i].path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return ld_err_sys(err, errno, "create %s", b->op[i].path);
+    close(fd);
+  } else if (b->op[i].kind == OP_RENAME) {
+    close(f->fd);
+    f->fd = -1;
+    if (rename(f->tmp_path, b->op[i].path) < 0)
+      return ld_err_sys(err, errno, "rename to %s", b->op[i].path);
+    free(f->tmp_path);
+    free(f->final_path);
+    f->tmp_path = f->final_path = NULL;
+  }
+  return 0;
+}
+
+/* fsync every temp file, rename/create in order, fsync each directory once. Clears b. */
+static int batch_commit(batch *b, ld_error **err) {
+  int rc = 0;
+  for (size_t i = 0; i < b->n && rc == 0; i++)
+    if (b->op[i].kind == OP_RENAME && fsync(b->op[i].f.fd) < 0)
+      rc = ld_err_sys(err, errno, "fsync %s", b->op[i].path);
+  for (size_t i = 0; i < b->n && rc == 0; i++) rc = batch_place(b, i, err);
+  if (rc == 0) rc = batch_fsync_dirs(b, err);
+  batch_clear(b);
+  return rc;
+}
+
+/* ---------- blobs ---------- */
+
 int rs_blob_commit(const rs_storage *st, int fd, const char *tmp_path, const char *digest,
-                   ld_error **err) {
+                   const char *link_repo, ld_error **err) {
   ld_autofree char *dst = rs_blob_path(st, digest);
   char hexbuf[24];
   if (access(dst, F_OK) == 0) { /* stored once: the bytes are the same by digest */
     unlink(tmp_path);
-    return 0;
+    return link_repo ? rs_link_add(st, link_repo, digest, err) : 0;
   }
   if (fsync(fd) < 0) {
     int e = errno;
@@ -106,16 +214,14 @@ int rs_blob_commit(const rs_storage *st, int fd, const char *tmp_path, const cha
     unlink(tmp_path);
     return ld_err_sys(err, e, "blob %s: rename into place", ld_digest_short(digest, hexbuf));
   }
-  ld_autofree char *dir = parent_of(dst);
-  ld_fsync_dir(dir);
-  return 0;
-}
-
-/* Creates an empty or small record file, its directories first. */
-static int record_write(const char *path, const char *content, ld_error **err) {
-  ld_autofree char *dir = parent_of(path);
-  if (ld_mkdir_p(dir, 0755, err) < 0) return -1;
-  return ld_atomic_write(path, content, strlen(content), 0644, err);
+  batch b = {0};
+  batch_push(&b, OP_IN_PLACE, dst, NULL);
+  ld_autofree char *link = link_repo ? repo_file(st, link_repo, "_links", digest) : NULL;
+  if (link && access(link, F_OK) < 0 && batch_create(&b, link, err) < 0) {
+    batch_clear(&b);
+    return -1;
+  }
+  return batch_commit(&b, err);
 }
 
 bool rs_link_exists(const rs_storage *st, const char *repo, const char *digest) {
@@ -126,7 +232,9 @@ bool rs_link_exists(const rs_storage *st, const char *repo, const char *digest) 
 int rs_link_add(const rs_storage *st, const char *repo, const char *digest, ld_error **err) {
   ld_autofree char *p = repo_file(st, repo, "_links", digest);
   if (access(p, F_OK) == 0) return 0;
-  return record_write(p, "", err);
+  batch b = {0};
+  if (batch_create(&b, p, err) < 0) return -1;
+  return batch_commit(&b, err);
 }
 
 int rs_link_remove(const rs_storage *st, const char *repo, const char *digest) {
@@ -136,11 +244,35 @@ int rs_link_remove(const rs_storage *st, const char *repo, const char *digest) {
 
 int rs_manifest_put(const rs_storage *st, const char *repo, const char *digest,
                     const char *media_type, const void *data, size_t len, ld_error **err) {
+  return rs_manifest_store(st, repo, digest, media_type, data, len, NULL, NULL, err);
+}
+
+static char *tag_path(const rs_storage *st, const char *repo, const char *tag);
+static char *referrer_dir(const rs_storage *st, const char *repo, const char *subject);
+static char *digest_component(const char *digest);
+
+int rs_manifest_store(const rs_storage *st, const char *repo, const char *digest,
+                      const char *media_type, const void *data, size_t len, const char *tag,
+                      const char *subject, ld_error **err) {
+  batch b = {0};
   ld_autofree char *blob = rs_blob_path(st, digest);
-  if (access(blob, F_OK) < 0 && ld_atomic_write(blob, data, len, 0644, err) < 0) return -1;
   ld_autofree char *rec = repo_file(st, repo, "_manifests", digest);
-  if (record_write(rec, media_type, err) < 0) return -1;
-  return rs_link_add(st, repo, digest, err);
+  ld_autofree char *link = repo_file(st, repo, "_links", digest);
+  ld_autofree char *tagp = tag ? tag_path(st, repo, tag) : NULL;
+  ld_autofree char *refdir = subject ? referrer_dir(st, repo, subject) : NULL;
+  ld_autofree char *refname = subject ? digest_component(digest) : NULL;
+  ld_autofree char *refp = subject ? ld_xasprintf("%s/%s", refdir, refname) : NULL;
+  /* in dependency order: the bytes, then what names them */
+  int rc = access(blob, F_OK) == 0 ? 0 : batch_write(&b, blob, data, len, err);
+  if (rc == 0) rc = batch_write(&b, rec, media_type, strlen(media_type), err);
+  if (rc == 0 && access(link, F_OK) < 0) rc = batch_create(&b, link, err);
+  if (rc == 0 && tagp) rc = batch_write(&b, tagp, digest, strlen(digest), err);
+  if (rc == 0 && refp) rc = batch_create(&b, refp, err);
+  if (rc < 0) {
+    batch_clear(&b);
+    return -1;
+  }
+  return batch_commit(&b, err);
 }
 
 char *rs_manifest_media_type(const rs_storage *st, const char *repo, const char *digest) {
@@ -163,7 +295,9 @@ static char *tag_path(const rs_storage *st, const char *repo, const char *tag) {
 int rs_tag_set(const rs_storage *st, const char *repo, const char *tag, const char *digest,
                ld_error **err) {
   ld_autofree char *p = tag_path(st, repo, tag);
-  return record_write(p, digest, err);
+  batch b = {0};
+  if (batch_write(&b, p, digest, strlen(digest), err) < 0) return -1;
+  return batch_commit(&b, err);
 }
 
 int rs_tag_get(const rs_storage *st, const char *repo, const char *tag,
@@ -252,7 +386,9 @@ int rs_referrer_add(const rs_storage *st, const char *repo, const char *subject,
   ld_autofree char *dir = referrer_dir(st, repo, subject);
   ld_autofree char *name = digest_component(digest);
   ld_autofree char *p = ld_xasprintf("%s/%s", dir, name);
-  return record_write(p, "", err);
+  batch b = {0};
+  if (batch_create(&b, p, err) < 0) return -1;
+  return batch_commit(&b, err);
 }
 
 void rs_referrer_remove(const rs_storage *st, const char *repo, const char *subject,

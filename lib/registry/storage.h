@@ -30,9 +30,10 @@ char *rs_blob_path(const rs_storage *st, const char *digest);
 /* Size of a stored blob, -1 if absent. */
 int64_t rs_blob_size(const rs_storage *st, const char *digest);
 /* Makes a verified temp file the blob: fsync, rename into blobs/ (or drop it if the blob is
- * already there), fsync the directory. The temp file is gone afterwards in every case. */
+ * already there), then link it into link_repo (unless NULL), fsync the directories. The temp
+ * file is gone afterwards in every case. */
 int rs_blob_commit(const rs_storage *st, int fd, const char *tmp_path, const char *digest,
-                   ld_error **err);
+                   const char *link_repo, ld_error **err);
 
 /* Links: "the repository may read this blob". */
 bool rs_link_exists(const rs_storage *st, const char *repo, const char *digest);
@@ -43,6 +44,11 @@ int rs_link_remove(const rs_storage *st, const char *repo, const char *digest);
 int rs_manifest_put(const rs_storage *st, const char *repo, const char *digest,
                     const char *media_type, const void *data, size_t len, ld_error **err);
 /* Media type of a manifest in repo (caller frees), NULL if the repository lacks it. */
+/* A whole manifest PUT made durable at once: the bytes, the record, the link, the tag (unless
+ * NULL) and the referrer entry under subject (unless NULL). */
+int rs_manifest_store(const rs_storage *st, const char *repo, const char *digest,
+                      const char *media_type, const void *data, size_t len, const char *tag,
+                      const char *subject, ld_error **err);
 char *rs_manifest_media_type(const rs_storage *st, const char *repo, const char *digest);
 int rs_manifest_remove(const rs_storage *st, const char *repo, const char *digest);
 

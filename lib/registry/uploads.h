@@ -21,9 +21,18 @@ typedef struct ru_session {
   char *repo;
   char *path;
   int fd;
-  ld_hasher *hasher; /* sha256 of bytes so far */
+  ld_hasher *hasher; /* sha256 of bytes [0, hashed) */
   uint64_t offset;
   uint64_t flushed; /* writeback started up to here */
+  /* Hashing of large bodies runs on a helper thread that reads back what the connection
+   * thread wrote (from the page cache): hashing and receiving+writing then use both CPUs. */
+  uint64_t hashed;
+  pthread_mutex_t hash_lock;
+  pthread_cond_t hash_cond;
+  pthread_t hash_thread;
+  bool hash_running, hash_stop, hash_waiting;
+  int hash_errno; /* the helper could not read the file back: the digest is unknown */
+  uint64_t synced;  /* the helper fdatasynced up to here */
   int64_t touched; /* last activity, unix seconds */
   bool busy;
   int64_t started;

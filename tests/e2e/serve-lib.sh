@@ -2,20 +2,37 @@
 # Servers start at the top level of a test file (not inside a test body, which is a subshell)
 # so that test_at_end can stop them.
 
-# start_serve NAME [lading serve options...]: starts `lading serve` on a free port with root
-# $TRASH/NAME; sets REG (host:port), SERVE_PID, SERVE_ROOT, SERVE_LOG.
+# serve_start ROOT LOG [lading serve options...]: starts `lading serve` with --addr
+# 127.0.0.1:0, so that the kernel picks a port nothing else holds (a port that merely has no
+# listener, as free_port finds, may still be bound by another process's client socket or
+# TIME_WAIT entry, and then the server cannot bind it), and waits until it listens: the
+# "serving on ... (port N)" line is printed once the socket listens. Sets REG (host:port) and
+# PID. Fails, showing the end of LOG, when the server exits or is not listening within 20 s.
+serve_start() {
+  _root=$1 _log=$2; shift 2
+  _from=$(( $(cat "$_log" 2>/dev/null | wc -l) + 1 ))
+  "$LADING" serve --addr 127.0.0.1:0 --root "$_root" "$@" 2>>"$_log" &
+  PID=$!
+  for _ in $(seq 200); do
+    _port=$(tail -n +$_from "$_log" | sed -n 's/^lading: serving on .* (port \([0-9]*\))$/\1/p' | head -1)
+    [ -n "$_port" ] && { REG=127.0.0.1:$_port; return 0; }
+    kill -0 $PID 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "lading serve did not start (root $_root):" >&2; tail -5 "$_log" >&2; return 1
+}
+
+# start_serve NAME [lading serve options...]: serve_start with root $TRASH/NAME at the top level
+# of a test file; sets REG, SERVE_PID, SERVE_ROOT, SERVE_LOG.
 start_serve() {
   _name=$1; shift
   SERVE_ROOT="$TRASH/$_name"
   SERVE_LOG="$TRASH/$_name.log"
-  SERVE_PORT=$(free_port)
-  REG=127.0.0.1:$SERVE_PORT
-  "$LADING" serve --addr "$REG" --root "$SERVE_ROOT" "$@" 2>>"$SERVE_LOG" &
-  SERVE_PID=$!
+  serve_start "$SERVE_ROOT" "$SERVE_LOG" "$@"
+  _rc=$?
+  SERVE_PID=$PID
   test_at_end "kill $SERVE_PID; wait $SERVE_PID"
-  _scheme=http
-  case " $* " in *" --tls-cert "*) _scheme=https ;; esac
-  wait_http "$_scheme://$REG/v2/" 10
+  return $_rc
 }
 
 digest_of() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }

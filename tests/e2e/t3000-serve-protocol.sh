@@ -212,6 +212,24 @@ test_expect_success 'the access log has one line per request: method, path, stat
   grep -E " GET /v2/proto/manifests/v1 200 0 [0-9]+ [0-9.]+ms$" $SERVE_LOG &&
   grep -E " PUT /v2/proto/manifests/v1 201 [0-9]+ 0 [0-9.]+ms$" $SERVE_LOG
 '
+test_expect_success 'large chunked uploads (hashed on a helper thread) verify their digest' '
+  head -c 13000000 /dev/urandom >big && d=$(digest_of big) &&
+  head -c 6000000 big >big.1 && tail -c +6000001 big >big.2 &&
+  [ "$(http POST /v2/big/blobs/uploads/)" = 202 ] && loc=$(header Location) &&
+  [ "$(http PATCH $loc -H "Content-Range: 0-5999999" --data-binary @big.1)" = 202 ] &&
+  loc=$(header Location) &&
+  [ "$(http PUT "$loc?digest=$d" --data-binary @big.2)" = 201 ] &&
+  [ "$(http GET /v2/big/blobs/$d)" = 200 ] && cmp body big &&
+  [ "$(http POST /v2/big/blobs/uploads/)" = 202 ] && loc=$(header Location) &&
+  [ "$(http PATCH $loc --data-binary @big)" = 202 ] && loc=$(header Location) &&
+  [ "$(http PUT "$loc?digest=$(digest_of big.1)")" = 400 ] && [ "$(error_code)" = DIGEST_INVALID ] &&
+  [ ! -e $SERVE_ROOT/blobs/sha256/$(digest_of big.1 | cut -d: -f2) ] &&
+  [ "$(http POST /v2/big/blobs/uploads/)" = 202 ] && loc=$(header Location) &&
+  [ "$(http PATCH $loc --data-binary @big)" = 202 ] && uuid=${loc##*/} &&
+  [ -e $SERVE_ROOT/uploads/$uuid ] && [ "$(http DELETE $loc)" = 204 ] &&
+  [ ! -e $SERVE_ROOT/uploads/$uuid ]
+'
+
 start_serve sendfile --sendfile
 test_expect_success 'with --sendfile, blobs and Range requests read the same bytes' '
   d=$(digest_of $TRASH/layer.bin) && push_blob sf $TRASH/layer.bin &&

@@ -15,12 +15,7 @@ test_expect_success 'an idle upload session expires after --upload-ttl' '
 '
 
 # Runs a server inside a test body; sets REG and PID.
-own_server() {
-  REG=127.0.0.1:$(free_port)
-  "$LADING" serve --addr $REG --root "$1" 2>>"$1.log" &
-  PID=$!
-  wait_http http://$REG/v2/ 10
-}
+own_server() { serve_start "$1" "$1.log"; }
 
 test_expect_success 'kill -9 then restart: stale upload data is removed, blobs stay' '
   own_server $TRASH/restart && echo kept >kept && push_blob r kept &&

@@ -14,16 +14,13 @@ test_expect_success '200 concurrent clients push and pull for 4 s: no failure, e
 '
 
 test_expect_success 'kill -9 during concurrent pushes, restart: every tag resolves, every blob verifies' '
-  R=$TRASH/crash && P=127.0.0.1:$(free_port) &&
-  { "$LADING" serve --addr $P --root $R --access-log off 2>>$R.log & } && PID=$! &&
-  wait_http http://$P/v2/ 10 &&
-  { $LOAD push $P 20 & } && L=$! &&
+  R=$TRASH/crash && serve_start $R $R.log --access-log off &&
+  { $LOAD push $REG 20 & } && L=$! &&
   for i in $(seq 100); do [ "$(find $R/repos -path "*/_tags/*" -type f | wc -l)" -ge 10 ] && break; sleep 0.1; done &&
   sleep 0.3 && kill -9 $PID && wait $PID 2>/dev/null; kill $L; wait $L 2>/dev/null
   ls $R/uploads | wc -l >stale.count &&
-  { "$LADING" serve --addr $P --root $R --access-log off 2>>$R.log & } && PID=$! &&
-  wait_http http://$P/v2/ 10 &&
+  serve_start $R $R.log --access-log off &&
   [ -z "$(ls $R/uploads)" ] &&
-  $LOAD verify $P $R >verify.out; rc=$?; cat verify.out; kill $PID; wait $PID; [ $rc = 0 ]
+  $LOAD verify $REG $R >verify.out; rc=$?; cat verify.out; kill $PID; wait $PID; [ $rc = 0 ]
 '
 test_done
