@@ -32,16 +32,16 @@ export LADING_ROOT="$TRASH/store"
 export HOME="$TRASH/home"
 mkdir -p "$HOME"
 test_count=0 test_passed=0 test_failed=0 test_skipped=0
-_cleanup_cmds=""
 
 lading() { "$LADING" "$@"; }
 
-# Registers a command to run when the test file ends (servers to stop).
-test_at_end() { _cleanup_cmds="$1
-$_cleanup_cmds"; }
+# Registers a command to run when the test file ends (servers to stop), last registered first.
+# Kept in a file, not a variable: test bodies run in subshells, and a server a body starts
+# must still be stopped.
+test_at_end() { printf '%s\n' "$1" >>"$TRASH/.at_end"; }
 
 _run_cleanup() {
-  eval "$_cleanup_cmds" >/dev/null 2>&1 || true
+  [ -f "$TRASH/.at_end" ] && { eval "$(tac "$TRASH/.at_end")"; } >/dev/null 2>&1 || true
   if [ "${LADING_TEST_KEEP:-0}" = 1 ]; then echo "# kept $TRASH"; else rm -rf "$TRASH"; fi
 }
 trap _run_cleanup EXIT

@@ -38,5 +38,15 @@ for t in $tests; do
   p=$((p + tp - ts)); f=$((f + tf)); s=$((s + ts))
 done
 rm -rf "$out"
+# A test file must stop what it starts: name and stop any process still working in the temp dir
+# of a test file that has ended (removed: "(deleted)"), which would hold ports and CPU.
+sleep 1
+for d in /proc/[0-9]*; do
+  cwd=$(readlink "$d/cwd" 2>/dev/null) || continue
+  case "$cwd" in "${TMPDIR:-/tmp}"/lading-t[0-9]*" (deleted)")
+    t=${cwd##*/lading-}; echo "warning: left running by ${t%%.*}: $(tr '\0' ' ' <"$d/cmdline" | cut -c1-100)"
+    kill "${d#/proc/}" 2>/dev/null ;;
+  esac
+done
 echo "E2E: $p passed, $f failed, $s skipped"
 [ "$f" = 0 ]
