@@ -12,7 +12,8 @@ build_pkgs="build-essential pkg-config meson ninja-build
 # Real peers the end-to-end tests run against (PEERS.md), and tools the tests use.
 test_pkgs="skopeo umoci docker-registry containerd buildah podman rpm debootstrap
  isal zstd curl apache2-utils wrk jq sqlite3 openssl e2fsprogs tar gzip file
- uidmap containernetworking-plugins liblog4j2-java zip unzip python3 bc openssh-client db5.3-util"
+ uidmap containernetworking-plugins liblog4j2-java zip unzip python3 bc openssh-client db5.3-util
+ time"
 
 case "${1:-build}" in
   build) want="$build_pkgs" ;;
