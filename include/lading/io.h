@@ -36,6 +36,10 @@ int ld_reader_open_file(const char *path, ld_reader **out, ld_error **err);
 ld_reader *ld_reader_from_mem(const void *data, size_t len, bool borrow);
 /* A reader over at most len bytes of another (not owned) reader. */
 ld_reader *ld_reader_limit(ld_reader *inner, uint64_t len);
+/* A reader that gives back head (len <= LD_READER_PREFIX_MAX bytes already read from inner, to
+ * sniff a format) and then the rest of inner. Closes inner when own. */
+#define LD_READER_PREFIX_MAX 64
+ld_reader *ld_reader_prefixed(const void *head, size_t len, ld_reader *inner, bool own);
 
 /* A pass-through reader that hashes what flows through it and, at end of stream, fails with
  * LD_EDIGEST if the digest or size differs from the expected ones. expected_size < 0 means

@@ -117,6 +117,45 @@ ld_reader *ld_reader_from_mem(const void *data, size_t len, bool borrow) {
   return &m->r;
 }
 
+/* prefixed */
+typedef struct {
+  ld_reader r;
+  ld_reader *inner;
+  bool own;
+  unsigned char head[LD_READER_PREFIX_MAX];
+  size_t head_len, head_pos;
+} prefixed_reader;
+static ssize_t prefixed_read(ld_reader *r, void *buf, size_t len) {
+  prefixed_reader *p = (prefixed_reader *) r;
+  if (p->head_pos < p->head_len) {
+    size_t n = p->head_len - p->head_pos < len ? p->head_len - p->head_pos : len;
+    memcpy(buf, p->head + p->head_pos, n);
+    p->head_pos += n;
+    return (ssize_t) n;
+  }
+  ssize_t n = ld_reader_read(p->inner, buf, len);
+  if (n < 0) {
+    r->error = p->inner->error;
+    p->inner->error = NULL;
+  }
+  return n;
+}
+static void prefixed_close(ld_reader *r) {
+  prefixed_reader *p = (prefixed_reader *) r;
+  if (p->own) ld_reader_close(p->inner);
+  free(p);
+}
+ld_reader *ld_reader_prefixed(const void *head, size_t len, ld_reader *inner, bool own) {
+  prefixed_reader *p = ld_xcalloc(1, sizeof *p);
+  p->r.read = prefixed_read;
+  p->r.close = prefixed_close;
+  p->inner = inner;
+  p->own = own;
+  p->head_len = len < sizeof p->head ? len : sizeof p->head;
+  memcpy(p->head, head, p->head_len);
+  return &p->r;
+}
+
 /* limit */
 typedef struct {
   ld_reader r;

@@ -22,31 +22,6 @@
 
 #define ARCHIVE_BUF (1024 * 1024)
 
-/* A reader that first returns some already-read bytes, then the rest of inner. */
-typedef struct {
-  ld_reader r;
-  ld_reader *inner;
-  unsigned char head[8];
-  size_t head_len, head_pos;
-} prefix_reader;
-
-static ssize_t prefix_read(ld_reader *r, void *buf, size_t len) {
-  prefix_reader *p = (prefix_reader *) r;
-  if (p->head_pos < p->head_len) {
-    size_t n = p->head_len - p->head_pos < len ? p->head_len - p->head_pos : len;
-    memcpy(buf, p->head + p->head_pos, n);
-    p->head_pos += n;
-    return (ssize_t) n;
-  }
-  ssize_t n = ld_reader_read(p->inner, buf, len);
-  if (n < 0) {
-    r->error = p->inner->error;
-    p->inner->error = NULL;
-  }
-  return n;
-}
-static void prefix_close(ld_reader *r) { free(r); } /* inner owned by the layer reader */
-
 struct ld_layer_reader {
   ld_reader *verifier; /* owns the blob */
   ld_reader *prefix;
@@ -107,22 +82,16 @@ int ld_layer_open_ex(ld_reader *blob, const char *media_type, const char *expect
   l->verifier = o && o->blob_verified ? blob
                                       : ld_verifier_new(blob, true, expect_digest, -1, l->what);
   if (o && o->known_diff_id) l->known_diff_id = ld_xstrdup(o->known_diff_id);
-  prefix_reader *p = ld_xcalloc(1, sizeof *p);
-  p->r.read = prefix_read;
-  p->r.close = prefix_close;
-  p->inner = l->verifier;
-  l->prefix = &p->r;
-  ssize_t n = ld_reader_read_full(l->verifier, p->head, 6);
+  unsigned char head[6];
+  ssize_t n = ld_reader_read_full(l->verifier, head, sizeof head);
   if (n < 0) {
     ld_reader_take_error(l->verifier, err);
     ld_error_wrap(err, "%s", l->what);
-    ld_reader_close(l->prefix);
-    l->prefix = NULL;
     ld_layer_close(l);
     return -1;
   }
-  p->head_len = (size_t) n;
-  ld_compression sniffed = ld_compression_sniff(p->head, p->head_len);
+  l->prefix = ld_reader_prefixed(head, (size_t) n, l->verifier, false); /* inner owned by l */
+  ld_compression sniffed = ld_compression_sniff(head, (size_t) n);
   ld_compression declared = ld_compression_from_media_type(media_type);
   if (declared != LD_COMP_UNKNOWN && declared != sniffed && n > 0) {
     ld_err(err, LD_EFORMAT, "%s: media type %s says %s but the data is %s", l->what, media_type,

@@ -210,50 +210,18 @@ static bool keep_symlink(const char *path) {
  * The first bytes are read here, before the read-ahead thread starts, and served first: the
  * layer reader sniffs the compression from them and starts inflating at once, instead of
  * waiting for the read-ahead thread's first full chunk (1 MB read and hashed). */
-typedef struct {
-  ld_reader r;
-  ld_reader *inner; /* owned */
-  unsigned char head[64];
-  size_t len, pos;
-} head_reader;
-
-static ssize_t head_read(ld_reader *r, void *buf, size_t len) {
-  head_reader *h = (head_reader *) r;
-  if (h->pos < h->len) {
-    size_t n = h->len - h->pos < len ? h->len - h->pos : len;
-    memcpy(buf, h->head + h->pos, n);
-    h->pos += n;
-    return (ssize_t) n;
-  }
-  ssize_t n = ld_reader_read(h->inner, buf, len);
-  if (n < 0) {
-    r->error = h->inner->error;
-    h->inner->error = NULL;
-  }
-  return n;
-}
-
-static void head_close(ld_reader *r) {
-  ld_reader_close(((head_reader *) r)->inner);
-  free(r);
-}
-
 static int blob_verified_ahead(ld_reader *blob, const ld_descriptor *d, ld_reader **out,
                                ld_error **err) {
   ld_reader *v = ld_verifier_new(blob, true, d->digest, d->size > 0 ? d->size : -1, "blob");
-  head_reader *h = ld_xcalloc(1, sizeof *h);
-  ssize_t n = ld_reader_read_full(v, h->head, sizeof h->head);
+  unsigned char head[LD_READER_PREFIX_MAX];
+  ssize_t n = ld_reader_read_full(v, head, sizeof head);
   if (n < 0) {
     ld_reader_take_error(v, err);
     ld_reader_close(v);
-    free(h);
     return -1;
   }
-  h->len = (size_t) n;
-  h->r.read = head_read;
-  h->r.close = head_close;
-  h->inner = ld_reader_async(v); /* from here on only the read-ahead thread touches v */
-  *out = &h->r;
+  /* from here on only the read-ahead thread touches v */
+  *out = ld_reader_prefixed(head, (size_t) n, ld_reader_async(v), true);
   return 0;
 }
 
