@@ -22,6 +22,9 @@ struct ld_reader {
 };
 
 ssize_t ld_reader_read(ld_reader *r, void *buf, size_t len);
+/* Reads from inner for the reader outer that wraps it: on failure inner's error moves to outer
+ * (the one place a wrapping reader's error handling lives). */
+ssize_t ld_reader_read_for(ld_reader *outer, ld_reader *inner, void *buf, size_t len);
 /* Reads until len bytes or end; returns bytes read or -1. */
 ssize_t ld_reader_read_full(ld_reader *r, void *buf, size_t len);
 void ld_reader_close(ld_reader *r);

@@ -12,6 +12,16 @@
 
 ssize_t ld_reader_read(ld_reader *r, void *buf, size_t len) { return r->read(r, buf, len); }
 
+ssize_t ld_reader_read_for(ld_reader *outer, ld_reader *inner, void *buf, size_t len) {
+  ssize_t n = inner->read(inner, buf, len);
+  if (n < 0) {
+    ld_error_free(outer->error);
+    outer->error = inner->error;
+    inner->error = NULL;
+  }
+  return n;
+}
+
 ssize_t ld_reader_read_full(ld_reader *r, void *buf, size_t len) {
   size_t got = 0;
   while (got < len) {
@@ -133,12 +143,7 @@ static ssize_t prefixed_read(ld_reader *r, void *buf, size_t len) {
     p->head_pos += n;
     return (ssize_t) n;
   }
-  ssize_t n = ld_reader_read(p->inner, buf, len);
-  if (n < 0) {
-    r->error = p->inner->error;
-    p->inner->error = NULL;
-  }
-  return n;
+  return ld_reader_read_for(r, p->inner, buf, len);
 }
 static void prefixed_close(ld_reader *r) {
   prefixed_reader *p = (prefixed_reader *) r;
@@ -166,12 +171,8 @@ static ssize_t limit_read(ld_reader *r, void *buf, size_t len) {
   limit_reader *l = (limit_reader *) r;
   if (!l->left) return 0;
   if (len > l->left) len = (size_t) l->left;
-  ssize_t n = l->inner->read(l->inner, buf, len);
-  if (n < 0) {
-    r->error = l->inner->error;
-    l->inner->error = NULL;
-    return -1;
-  }
+  ssize_t n = ld_reader_read_for(r, l->inner, buf, len);
+  if (n < 0) return -1;
   l->left -= (uint64_t) n;
   return n;
 }
@@ -201,10 +202,8 @@ typedef struct {
 static ssize_t verifier_read(ld_reader *r, void *buf, size_t len) {
   verifier *v = (verifier *) r;
   if (v->done) return 0;
-  ssize_t n = v->inner->read(v->inner, buf, len);
+  ssize_t n = ld_reader_read_for(r, v->inner, buf, len);
   if (n < 0) {
-    r->error = v->inner->error;
-    v->inner->error = NULL;
     if (!r->error) ld_err(&r->error, EIO, "%s: read failed", v->what);
     else ld_error_wrap(&r->error, "%s", v->what);
     return -1;

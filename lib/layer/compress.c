@@ -54,12 +54,8 @@ const char *ld_compression_name(ld_compression c) {
 
 static int refill(decompressor *d) {
   if (d->in_pos < d->in_len || d->in_eof) return 0;
-  ssize_t n = ld_reader_read(d->inner, d->in, IN_BUF);
-  if (n < 0) {
-    d->r.error = d->inner->error;
-    d->inner->error = NULL;
-    return -1;
-  }
+  ssize_t n = ld_reader_read_for(&d->r, d->inner, d->in, IN_BUF);
+  if (n < 0) return -1;
   d->in_pos = 0;
   d->in_len = (size_t) n;
   if (n == 0) d->in_eof = true;
@@ -137,12 +133,7 @@ static ssize_t plain_read(decompressor *d, void *buf, size_t len) {
     d->in_pos += n;
     return (ssize_t) n;
   }
-  ssize_t n = ld_reader_read(d->inner, buf, len);
-  if (n < 0) {
-    d->r.error = d->inner->error;
-    d->inner->error = NULL;
-  }
-  return n;
+  return ld_reader_read_for(&d->r, d->inner, buf, len);
 }
 
 static ssize_t decomp_read(ld_reader *r, void *buf, size_t len) {

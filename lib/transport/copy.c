@@ -155,12 +155,8 @@ typedef struct counting_reader {
 
 static ssize_t counting_read(ld_reader *r, void *buf, size_t len) {
   counting_reader *c = (counting_reader *) r;
-  ssize_t n = ld_reader_read(c->inner, buf, len);
-  if (n < 0) {
-    r->error = c->inner->error;
-    c->inner->error = NULL;
-    return -1;
-  }
+  ssize_t n = ld_reader_read_for(r, c->inner, buf, len);
+  if (n < 0) return -1;
   c->done += (uint64_t) n;
   if (n > 0) progress(c->j, "bytes", c->d, c->done);
   return n;

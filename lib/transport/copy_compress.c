@@ -27,10 +27,8 @@ typedef struct compressor {
 
 static int fill(compressor *z) {
   if (z->in_pos < z->in_len || z->eof) return 0;
-  ssize_t n = ld_reader_read(z->inner, z->in, IN_BUF);
+  ssize_t n = ld_reader_read_for(&z->r, z->inner, z->in, IN_BUF);
   if (n < 0) {
-    z->r.error = z->inner->error;
-    z->inner->error = NULL;
     if (!z->r.error) ld_err(&z->r.error, EIO, "compress: read failed");
     return -1;
   }
