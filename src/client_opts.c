@@ -4,6 +4,8 @@
 #include <string.h>
 #include "cli.h"
 #include "client_opts.h"
+#include "client_progress.h"
+#include "lading/json.h"
 #include "lading/layer.h"
 #include "lading/util.h"
 
@@ -119,4 +121,15 @@ int client_copy_opts(client_copy_args *a, ld_copy_opts *co, ld_error **err) {
   co->retries = a->src.retries ? a->src.retries : a->dst.retries;
   co->quiet = a->quiet;
   return 0;
+}
+
+void client_copy_report(const client_copy_args *a, const char *src, const char *dst,
+                        const ld_copy_result *r, double secs) {
+  if (a->fmt == CLI_FORMAT_JSON) {
+    json_t *j = client_result_json(src, dst, r, secs);
+    ld_json_print(stdout, j);
+    json_decref(j);
+  } else if (!a->quiet) {
+    client_progress_line(stdout, src, dst, r, secs);
+  }
 }

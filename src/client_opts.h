@@ -98,6 +98,9 @@ typedef struct client_copy_args {
 
 void client_copy_args_init(client_copy_args *a);
 void client_copy_args_clear(client_copy_args *a);
+/* The summary of a finished copy as the arguments ask: JSON, else one line unless -q. */
+void client_copy_report(const client_copy_args *a, const char *src, const char *dst,
+                        const ld_copy_result *r, double secs);
 /* Handles opt if it is a copy or registry option: 1 handled, 0 not ours, 2 usage error
  * (printed). sides: CLIENT_SRC and/or CLIENT_DST. */
 int client_copy_opt(const char *cmd, int opt, const char *arg, client_copy_args *a, int sides);

@@ -7,7 +7,6 @@
 #include "cli.h"
 #include "client_opts.h"
 #include "client_progress.h"
-#include "lading/json.h"
 #include "lading/reference.h"
 #include "lading/util.h"
 
@@ -58,13 +57,7 @@ int cmd_pull(int argc, char **argv) {
   double secs;
   rc = client_run_copy(src_spec, &so, name, &dso, &co, a.quiet || a.fmt == CLI_FORMAT_JSON, &res,
                        &secs, &err);
-  if (rc == 0 && a.fmt == CLI_FORMAT_JSON) {
-    json_t *j = client_result_json(src_spec, name, &res, secs);
-    ld_json_print(stdout, j);
-    json_decref(j);
-  } else if (rc == 0 && !a.quiet) {
-    client_progress_line(stdout, src_spec, name, &res, secs);
-  }
+  if (rc == 0) client_copy_report(&a, src_spec, name, &res, secs);
 out:
   free(src_spec);
   free(name);

@@ -7,7 +7,6 @@
 #include "cli.h"
 #include "client_opts.h"
 #include "client_progress.h"
-#include "lading/json.h"
 #include "lading/layer.h"
 #include "lading/util.h"
 
@@ -55,13 +54,7 @@ int cmd_push(int argc, char **argv) {
   double secs;
   rc = client_run_copy(image, &so, dst_spec, &dso, &co, a.quiet || a.fmt == CLI_FORMAT_JSON, &res,
                        &secs, &err);
-  if (rc == 0 && a.fmt == CLI_FORMAT_JSON) {
-    json_t *j = client_result_json(image, dst_spec, &res, secs);
-    ld_json_print(stdout, j);
-    json_decref(j);
-  } else if (rc == 0 && !a.quiet) {
-    client_progress_line(stdout, image, dst_spec, &res, secs);
-  }
+  if (rc == 0) client_copy_report(&a, image, dst_spec, &res, secs);
 out:
   free(dst_spec);
   client_copy_args_clear(&a);
