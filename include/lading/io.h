@@ -19,12 +19,22 @@ struct ld_reader {
   void (*close)(ld_reader *r); /* frees r */
   ld_error *error;             /* set by read() when it returns -1 */
   void *ctx;
+  /* optional: ld_reader_borrow without a copy (NULL: read into the scratch buffer) */
+  ssize_t (*borrow)(ld_reader *r, void *scratch, size_t scratch_len, const void **data);
 };
 
 ssize_t ld_reader_read(ld_reader *r, void *buf, size_t len);
 /* Reads from inner for the reader outer that wraps it: on failure inner's error moves to outer
  * (the one place a wrapping reader's error handling lives). */
 ssize_t ld_reader_read_for(ld_reader *outer, ld_reader *inner, void *buf, size_t len);
+/* Like read, but without a copy when the reader holds the bytes in a buffer of its own (the
+ * read-ahead reader's chunks): *data then points into that buffer, valid until the next read,
+ * borrow or close of r. Other readers read into scratch (scratch_len bytes) and point *data at
+ * it. Returns bytes available at *data, 0 at end, -1 on error. For streams of hundreds of MB
+ * between two threads, the copy is a tenth of the consumer's work. */
+ssize_t ld_reader_borrow(ld_reader *r, void *scratch, size_t scratch_len, const void **data);
+ssize_t ld_reader_borrow_for(ld_reader *outer, ld_reader *inner, void *scratch,
+                             size_t scratch_len, const void **data);
 /* Reads until len bytes or end; returns bytes read or -1. */
 ssize_t ld_reader_read_full(ld_reader *r, void *buf, size_t len);
 void ld_reader_close(ld_reader *r);

@@ -12,14 +12,28 @@
 
 ssize_t ld_reader_read(ld_reader *r, void *buf, size_t len) { return r->read(r, buf, len); }
 
-ssize_t ld_reader_read_for(ld_reader *outer, ld_reader *inner, void *buf, size_t len) {
-  ssize_t n = inner->read(inner, buf, len);
+static ssize_t error_moved_up(ld_reader *outer, ld_reader *inner, ssize_t n) {
   if (n < 0) {
     ld_error_free(outer->error);
     outer->error = inner->error;
     inner->error = NULL;
   }
   return n;
+}
+
+ssize_t ld_reader_read_for(ld_reader *outer, ld_reader *inner, void *buf, size_t len) {
+  return error_moved_up(outer, inner, inner->read(inner, buf, len));
+}
+
+ssize_t ld_reader_borrow(ld_reader *r, void *scratch, size_t scratch_len, const void **data) {
+  if (r->borrow) return r->borrow(r, scratch, scratch_len, data);
+  *data = scratch;
+  return r->read(r, scratch, scratch_len);
+}
+
+ssize_t ld_reader_borrow_for(ld_reader *outer, ld_reader *inner, void *scratch,
+                             size_t scratch_len, const void **data) {
+  return error_moved_up(outer, inner, ld_reader_borrow(inner, scratch, scratch_len, data));
 }
 
 ssize_t ld_reader_read_full(ld_reader *r, void *buf, size_t len) {
@@ -145,6 +159,16 @@ static ssize_t prefixed_read(ld_reader *r, void *buf, size_t len) {
   }
   return ld_reader_read_for(r, p->inner, buf, len);
 }
+static ssize_t prefixed_borrow(ld_reader *r, void *scratch, size_t len, const void **data) {
+  prefixed_reader *p = (prefixed_reader *) r;
+  if (p->head_pos < p->head_len) {
+    *data = p->head + p->head_pos;
+    size_t n = p->head_len - p->head_pos;
+    p->head_pos = p->head_len;
+    return (ssize_t) n;
+  }
+  return ld_reader_borrow_for(r, p->inner, scratch, len, data);
+}
 static void prefixed_close(ld_reader *r) {
   prefixed_reader *p = (prefixed_reader *) r;
   if (p->own) ld_reader_close(p->inner);
@@ -154,6 +178,7 @@ ld_reader *ld_reader_prefixed(const void *head, size_t len, ld_reader *inner, bo
   prefixed_reader *p = ld_xcalloc(1, sizeof *p);
   p->r.read = prefixed_read;
   p->r.close = prefixed_close;
+  p->r.borrow = prefixed_borrow;
   p->inner = inner;
   p->own = own;
   p->head_len = len < sizeof p->head ? len : sizeof p->head;
@@ -268,6 +293,7 @@ typedef struct {
   size_t len[ASYNC_SLOTS];
   size_t rd, rd_off, wr, filled;
   bool eof, failed, stop;
+  bool lent; /* the chunk at rd is lent out by async_borrow */
   ld_error *inner_error;
 } async_reader;
 
@@ -300,20 +326,36 @@ static void *async_main(void *arg) {
   }
 }
 
+/* With a->mu held: gives back the chunk lent by async_borrow, if any, to the producer. */
+static void async_return_lent(async_reader *a) {
+  if (!a->lent) return;
+  a->lent = false;
+  a->rd = (a->rd + 1) % ASYNC_SLOTS;
+  a->rd_off = 0;
+  a->filled--;
+  pthread_cond_broadcast(&a->cv);
+}
+
+/* With a->mu held: waits for a filled chunk; 1 when there is one, else 0 at end or -1 (with
+ * r->error set) when the producer failed. */
+static int async_wait_filled(async_reader *a) {
+  async_return_lent(a);
+  while (a->filled == 0 && !a->eof && !a->failed) pthread_cond_wait(&a->cv, &a->mu);
+  if (a->filled) return 1;
+  if (!a->failed) return 0;
+  a->r.error = a->inner_error;
+  a->inner_error = NULL;
+  if (!a->r.error) ld_err(&a->r.error, EIO, "read failed");
+  return -1;
+}
+
 static ssize_t async_read(ld_reader *r, void *buf, size_t len) {
   async_reader *a = (async_reader *) r;
   pthread_mutex_lock(&a->mu);
-  while (a->filled == 0 && !a->eof && !a->failed) pthread_cond_wait(&a->cv, &a->mu);
-  if (a->filled == 0) {
-    ssize_t rc = 0;
-    if (a->failed) {
-      r->error = a->inner_error ? a->inner_error : NULL;
-      a->inner_error = NULL;
-      if (!r->error) ld_err(&r->error, EIO, "read failed");
-      rc = -1;
-    }
+  int ready = async_wait_filled(a);
+  if (ready <= 0) {
     pthread_mutex_unlock(&a->mu);
-    return rc;
+    return ready;
   }
   size_t slot = a->rd, off = a->rd_off, avail = a->len[slot] - off;
   pthread_mutex_unlock(&a->mu);
@@ -322,13 +364,28 @@ static ssize_t async_read(ld_reader *r, void *buf, size_t len) {
   pthread_mutex_lock(&a->mu);
   a->rd_off += n;
   if (a->rd_off == a->len[slot]) {
-    a->rd = (slot + 1) % ASYNC_SLOTS;
-    a->rd_off = 0;
-    a->filled--;
-    pthread_cond_broadcast(&a->cv);
+    a->lent = true; /* wholly consumed: hand it back */
+    async_return_lent(a);
   }
   pthread_mutex_unlock(&a->mu);
   return (ssize_t) n;
+}
+
+/* The rest of the current chunk, in place: it stays out of the producer's reach until the next
+ * call. */
+static ssize_t async_borrow(ld_reader *r, void *scratch, size_t len, const void **data) {
+  (void) scratch;
+  (void) len;
+  async_reader *a = (async_reader *) r;
+  pthread_mutex_lock(&a->mu);
+  int ready = async_wait_filled(a);
+  if (ready > 0) {
+    *data = a->slot[a->rd] + a->rd_off;
+    a->lent = true;
+  }
+  ssize_t n = ready > 0 ? (ssize_t) (a->len[a->rd] - a->rd_off) : ready;
+  pthread_mutex_unlock(&a->mu);
+  return n;
 }
 
 static void async_close(ld_reader *r) {
@@ -350,6 +407,7 @@ ld_reader *ld_reader_async(ld_reader *inner) {
   async_reader *a = ld_xcalloc(1, sizeof *a);
   a->r.read = async_read;
   a->r.close = async_close;
+  a->r.borrow = async_borrow;
   a->inner = inner;
   for (size_t i = 0; i < ASYNC_SLOTS; i++) a->slot[i] = ld_xmalloc(ASYNC_CHUNK);
   pthread_mutex_init(&a->mu, NULL);

@@ -17,7 +17,8 @@ typedef struct {
   ld_reader r;
   ld_reader *inner;
   ld_compression c;
-  unsigned char *in;
+  const unsigned char *in; /* the input at hand: in_buf, or bytes lent by inner */
+  unsigned char *in_buf;
   size_t in_len, in_pos;
   bool in_eof;
   struct inflate_state *gz;
@@ -54,8 +55,10 @@ const char *ld_compression_name(ld_compression c) {
 
 static int refill(decompressor *d) {
   if (d->in_pos < d->in_len || d->in_eof) return 0;
-  ssize_t n = ld_reader_read_for(&d->r, d->inner, d->in, IN_BUF);
+  const void *lent = NULL;
+  ssize_t n = ld_reader_borrow_for(&d->r, d->inner, d->in_buf, IN_BUF, &lent);
   if (n < 0) return -1;
+  d->in = lent;
   d->in_pos = 0;
   d->in_len = (size_t) n;
   if (n == 0) d->in_eof = true;
@@ -77,7 +80,7 @@ static ssize_t gzip_read(decompressor *d, void *buf, size_t len) {
       d->gz_member_done = false;
     }
     if (refill(d) < 0) return -1;
-    d->gz->next_in = d->in + d->in_pos;
+    d->gz->next_in = (uint8_t *) (uintptr_t) (d->in + d->in_pos); /* ISA-L only reads it */
     d->gz->avail_in = (uint32_t) (d->in_len - d->in_pos);
     d->gz->next_out = buf;
     d->gz->avail_out = (uint32_t) (len > UINT32_MAX ? UINT32_MAX : len);
@@ -149,7 +152,7 @@ static ssize_t decomp_read(ld_reader *r, void *buf, size_t len) {
 static void decomp_close(ld_reader *r) {
   decompressor *d = (decompressor *) r;
   ld_reader_close(d->inner);
-  free(d->in);
+  free(d->in_buf);
   free(d->gz);
   if (d->zs) ZSTD_freeDStream(d->zs);
   free(d);
@@ -161,7 +164,7 @@ ld_reader *ld_decompressor_new(ld_reader *inner, ld_compression c) {
   d->r.close = decomp_close;
   d->inner = inner;
   d->c = c;
-  d->in = ld_xmalloc(IN_BUF);
+  d->in = d->in_buf = ld_xmalloc(IN_BUF);
   if (c == LD_COMP_GZIP) {
     d->gz = ld_xcalloc(1, sizeof *d->gz);
     isal_inflate_init(d->gz);

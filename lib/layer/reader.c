@@ -43,7 +43,8 @@ struct ld_layer_reader {
 
 static la_ssize_t archive_read_cb(struct archive *a, void *ctx, const void **out) {
   ld_layer_reader *l = ctx;
-  ssize_t n = ld_reader_read(l->decomp, l->buf, ARCHIVE_BUF);
+  const void *data = NULL;
+  ssize_t n = ld_reader_borrow(l->decomp, l->buf, ARCHIVE_BUF, &data);
   if (n < 0) {
     ld_reader_take_error(l->decomp, &l->cb_err);
     archive_set_error(a, EIO, "read error");
@@ -61,9 +62,9 @@ static la_ssize_t archive_read_cb(struct archive *a, void *ctx, const void **out
     *out = l->buf;
     return (la_ssize_t) give;
   }
-  if (!l->known_diff_id) ld_hasher_update(l->diff, l->buf, (size_t) n);
+  if (!l->known_diff_id) ld_hasher_update(l->diff, data, (size_t) n);
   l->real_bytes += (uint64_t) n;
-  *out = l->buf;
+  *out = data;
   return n;
 }
 
@@ -251,17 +252,19 @@ int ld_layer_finish(ld_layer_reader *l, char diff_id[LD_DIGEST_MAX], uint64_t *u
     if (r < 0) return -1;
   }
   for (;;) {
-    ssize_t n = ld_reader_read(l->decomp, l->buf, ARCHIVE_BUF);
+    const void *data = NULL;
+    ssize_t n = ld_reader_borrow(l->decomp, l->buf, ARCHIVE_BUF, &data);
     if (n < 0) {
       ld_reader_take_error(l->decomp, err);
       return ld_error_wrap(err, "%s", l->what);
     }
     if (n == 0) break;
-    if (!l->known_diff_id) ld_hasher_update(l->diff, l->buf, (size_t) n);
+    if (!l->known_diff_id) ld_hasher_update(l->diff, data, (size_t) n);
     l->real_bytes += (uint64_t) n;
   }
   for (;;) { /* trailing bytes after the compressed stream still belong to the blob */
-    ssize_t n = ld_reader_read(l->verifier, l->buf, ARCHIVE_BUF);
+    const void *data = NULL;
+    ssize_t n = ld_reader_borrow(l->verifier, l->buf, ARCHIVE_BUF, &data);
     if (n < 0) return ld_reader_take_error(l->verifier, err);
     if (n == 0) break;
   }
