@@ -5,7 +5,9 @@
  * yet linking libcurl and libmicrohttpd makes every start map and relocate their dependency
  * closure (GnuTLS, Kerberos, LDAP, SASL, nghttp2, libidn2, libssh2, p11-kit...): 30 of the 52
  * shared objects, about 15 ms of CPU per process here — a tenth of a small image's whole scan.
- * systemd loads its optional libraries with dlopen for the same reason.
+ * systemd loads its optional libraries with dlopen for the same reason. libssl is left out the
+ * same way (about 2 ms per start): lading's one call into it, from libcurl's TLS context
+ * callback, resolves through libcurl's own dependency on it.
  *
  * How: lading is not linked with -lcurl / -lmicrohttpd. This file defines the functions of
  * theirs that lading calls, under their own names and prototypes (from the libraries' headers),
@@ -23,6 +25,7 @@
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <microhttpd.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,7 +53,9 @@
   X(CURLMcode, curl_multi_poll,                                                                    \
     (CURLM * m, struct curl_waitfd * fds, unsigned n, int timeout_ms, int *numfds),                \
     (m, fds, n, timeout_ms, numfds))                                                               \
-  X(CURLMsg *, curl_multi_info_read, (CURLM * m, int *left), (m, left))
+  X(CURLMsg *, curl_multi_info_read, (CURLM * m, int *left), (m, left))                          \
+  /* libssl, loaded by libcurl: the --cert-dir CAs go into the TLS context's store */             \
+  X(X509_STORE *, SSL_CTX_get_cert_store, (const SSL_CTX *ctx), (ctx))
 
 #define MHD_FUNCTIONS(X)                                                                           \
   X(void, MHD_stop_daemon, (struct MHD_Daemon * d), (d))                                           \
