@@ -11,7 +11,10 @@
 #                          skopeo's copy; and the CPU seconds of client, source and destination
 #                          registry for our copy and skopeo's (the destination's share is fixed)
 #   serve                  registry -> registry with `lading serve` as the destination (source
-#                          docker-registry), then as the source (destination docker-registry)
+#                          docker-registry), then as the source (destination docker-registry),
+#                          then as both: with servers that cost little, the clients are what is
+#                          measured (with docker-registry as the destination, its own CPU bounds
+#                          any client: see ceiling)
 #   mirror                 20 small images sharing a base (lading mirror vs skopeo sync):
 #                          time, and bytes moved into the mirror (what the destination
 #                          registry process read: rchar of /proc/PID/io, which other users of
@@ -212,6 +215,9 @@ serve lsrc "$LP"
 run_pair "copy lading-serve->registry ${SIZE_MB}MB" \
   "'$LADING' copy -q --jobs $JOBS docker://127.0.0.1:$LP/bench/big:v1 docker://$D/bench/big:v1" \
   "skopeo copy -q --src-tls-verify=false --dest-tls-verify=false docker://127.0.0.1:$LP/bench/big:v1 docker://$D/bench/big:v1" registry
+run_pair "copy lading-serve->lading-serve ${SIZE_MB}MB" \
+  "'$LADING' copy -q --jobs $JOBS docker://127.0.0.1:$LP/bench/big:v1 docker://$D/bench/big:v1" \
+  "skopeo copy -q --src-tls-verify=false --dest-tls-verify=false docker://127.0.0.1:$LP/bench/big:v1 docker://$D/bench/big:v1" serve
 kill "${REG_PID[lsrc]}"; wait "${REG_PID[lsrc]}" 2>/dev/null || true
 fi
 if part promote; then

@@ -6,6 +6,7 @@ set -eu
 
 build_pkgs="build-essential pkg-config meson ninja-build
  libssl-dev libsodium-dev libcurl4-openssl-dev libmicrohttpd-dev libarchive-dev
+ libxml2-dev libicu-dev nettle-dev liblz4-dev libbz2-dev liblzma-dev libacl1-dev
  libisal-dev zlib1g-dev libzstd-dev libxxhash-dev libseccomp-dev libcap-dev
  libjansson-dev libsqlite3-dev libyaml-dev libncurses-dev libcmocka-dev"
 

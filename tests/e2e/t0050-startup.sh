@@ -1,6 +1,8 @@
 #!/bin/bash
-# Commands that never touch the network do not load libcurl or libmicrohttpd (lib/core/netlibs.c
-# loads them with dlopen on first use); commands that do, load them and work.
+# Commands that never touch the network do not load libcurl, libssl or libmicrohttpd
+# (lib/core/netlibs.c loads them with dlopen on first use); commands that do, load them and work.
+# libarchive is linked statically (meson option static_libarchive), without the libxml2/ICU
+# closure its shared library brings.
 . "$(dirname "$0")/lib.sh"
 
 loaded_libs() { LD_DEBUG=files "$LADING" "$@" 2>&1 >/dev/null | sed -n 's/.*file=\([^ ]*\).*/\1/p' | sort -u; }
@@ -9,8 +11,13 @@ test_expect_success 'images, analyze --help and --version load no network librar
 	loaded_libs --version >libs &&
 	loaded_libs images >>libs &&
 	loaded_libs analyze --help >>libs &&
-	grep -q libarchive libs &&
-	! grep -E "libcurl|libmicrohttpd" libs
+	grep -q libcrypto libs &&
+	! grep -E "libcurl|libmicrohttpd|libssl" libs
+'
+
+test_expect_success 'libarchive is linked in (static_libarchive): libxml2, ICU and libstdc++ are not loaded' '
+	! readelf -d "$LADING" | grep -q "libarchive\.so" &&
+	! grep -E "libxml2|libicu|libstdc\+\+" libs
 '
 
 test_expect_success 'a docker:// reference loads libcurl on first use' '
