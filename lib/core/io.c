@@ -280,15 +280,23 @@ ld_reader *ld_verifier_new(ld_reader *inner, bool own_inner, const char *expecte
 const char *ld_verifier_digest(ld_reader *r) { return ((verifier *) r)->digest; }
 uint64_t ld_verifier_size(ld_reader *r) { return ld_hasher_bytes(((verifier *) r)->h); }
 
-/* read-ahead */
-#define ASYNC_SLOTS 4
-#define ASYNC_CHUNK (1024 * 1024)
+/* read-ahead: a ring of small chunks, handed over in batches. Small, so that what the producer
+ * writes is still in the caches when the consumer reads it (16 x 64 KiB measured ~5% faster
+ * than 4 x 1 MiB for inflate -> hash). In batches, because a thread that sleeps must be woken
+ * with a futex call that costs several microseconds here, and the producer (the inflater) is
+ * usually the critical path: each side sleeps until half the ring is ready for it, so it is
+ * woken once per ASYNC_BATCH chunks instead of once per chunk (2000 wake-ups for a 128 MB
+ * layer otherwise, ~10% of its inflate time). */
+#define ASYNC_SLOTS 16
+#define ASYNC_CHUNK (64 * 1024)
+#define ASYNC_BATCH (ASYNC_SLOTS / 2)
 typedef struct {
   ld_reader r;
   ld_reader *inner;
   pthread_t thread;
   pthread_mutex_t mu;
-  pthread_cond_t cv;
+  pthread_cond_t filled_cv, room_cv;
+  bool consumer_waits, producer_waits;
   char *slot[ASYNC_SLOTS];
   size_t len[ASYNC_SLOTS];
   size_t rd, rd_off, wr, filled;
@@ -301,7 +309,11 @@ static void *async_main(void *arg) {
   async_reader *a = arg;
   for (;;) {
     pthread_mutex_lock(&a->mu);
-    while (a->filled == ASYNC_SLOTS && !a->stop) pthread_cond_wait(&a->cv, &a->mu);
+    if (a->filled == ASYNC_SLOTS && !a->stop) {
+      a->producer_waits = true;
+      while (a->filled > ASYNC_SLOTS - ASYNC_BATCH && !a->stop) pthread_cond_wait(&a->room_cv, &a->mu);
+      a->producer_waits = false;
+    }
     size_t w = a->wr;
     bool stop = a->stop;
     pthread_mutex_unlock(&a->mu);
@@ -320,7 +332,7 @@ static void *async_main(void *arg) {
       a->filled++;
     }
     bool done = n <= 0;
-    pthread_cond_broadcast(&a->cv);
+    if (a->consumer_waits && (done || a->filled >= ASYNC_BATCH)) pthread_cond_signal(&a->filled_cv);
     pthread_mutex_unlock(&a->mu);
     if (done) return NULL;
   }
@@ -333,14 +345,18 @@ static void async_return_lent(async_reader *a) {
   a->rd = (a->rd + 1) % ASYNC_SLOTS;
   a->rd_off = 0;
   a->filled--;
-  pthread_cond_broadcast(&a->cv);
+  if (a->producer_waits && a->filled <= ASYNC_SLOTS - ASYNC_BATCH) pthread_cond_signal(&a->room_cv);
 }
 
 /* With a->mu held: waits for a filled chunk; 1 when there is one, else 0 at end or -1 (with
  * r->error set) when the producer failed. */
 static int async_wait_filled(async_reader *a) {
   async_return_lent(a);
-  while (a->filled == 0 && !a->eof && !a->failed) pthread_cond_wait(&a->cv, &a->mu);
+  if (a->filled == 0 && !a->eof && !a->failed) {
+    a->consumer_waits = true;
+    while (a->filled < ASYNC_BATCH && !a->eof && !a->failed) pthread_cond_wait(&a->filled_cv, &a->mu);
+    a->consumer_waits = false;
+  }
   if (a->filled) return 1;
   if (!a->failed) return 0;
   a->r.error = a->inner_error;
@@ -392,14 +408,15 @@ static void async_close(ld_reader *r) {
   async_reader *a = (async_reader *) r;
   pthread_mutex_lock(&a->mu);
   a->stop = true;
-  pthread_cond_broadcast(&a->cv);
+  pthread_cond_signal(&a->room_cv);
   pthread_mutex_unlock(&a->mu);
   pthread_join(a->thread, NULL);
   ld_reader_close(a->inner);
   ld_error_free(a->inner_error);
-  for (size_t i = 0; i < ASYNC_SLOTS; i++) free(a->slot[i]);
+  free(a->slot[0]);
   pthread_mutex_destroy(&a->mu);
-  pthread_cond_destroy(&a->cv);
+  pthread_cond_destroy(&a->filled_cv);
+  pthread_cond_destroy(&a->room_cv);
   free(a);
 }
 
@@ -409,9 +426,11 @@ ld_reader *ld_reader_async(ld_reader *inner) {
   a->r.close = async_close;
   a->r.borrow = async_borrow;
   a->inner = inner;
-  for (size_t i = 0; i < ASYNC_SLOTS; i++) a->slot[i] = ld_xmalloc(ASYNC_CHUNK);
+  char *ring = ld_xmalloc(ASYNC_SLOTS * ASYNC_CHUNK);
+  for (size_t i = 0; i < ASYNC_SLOTS; i++) a->slot[i] = ring + i * ASYNC_CHUNK;
   pthread_mutex_init(&a->mu, NULL);
-  pthread_cond_init(&a->cv, NULL);
+  pthread_cond_init(&a->filled_cv, NULL);
+  pthread_cond_init(&a->room_cv, NULL);
   if (pthread_create(&a->thread, NULL, async_main, a) != 0) abort();
   return &a->r;
 }
