@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <unistd.h>
 #include "lading/fs.h"
@@ -413,7 +414,7 @@ static void async_close(ld_reader *r) {
   pthread_join(a->thread, NULL);
   ld_reader_close(a->inner);
   ld_error_free(a->inner_error);
-  free(a->slot[0]);
+  munmap(a->slot[0], ASYNC_SLOTS * ASYNC_CHUNK);
   pthread_mutex_destroy(&a->mu);
   pthread_cond_destroy(&a->filled_cv);
   pthread_cond_destroy(&a->room_cv);
@@ -426,7 +427,12 @@ ld_reader *ld_reader_async(ld_reader *inner) {
   a->r.close = async_close;
   a->r.borrow = async_borrow;
   a->inner = inner;
-  char *ring = ld_xmalloc(ASYNC_SLOTS * ASYNC_CHUNK);
+  /* mapped, not malloc'ed: unmapped at close, so a scan's memory returns to the system between
+   * layers (from the heap, a freed ring may stay resident, and glibc raises its mmap threshold
+   * after such a free, which puts the next layer's ring on the heap as well) */
+  char *ring = mmap(NULL, ASYNC_SLOTS * ASYNC_CHUNK, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (ring == MAP_FAILED) abort();
   for (size_t i = 0; i < ASYNC_SLOTS; i++) a->slot[i] = ring + i * ASYNC_CHUNK;
   pthread_mutex_init(&a->mu, NULL);
   pthread_cond_init(&a->filled_cv, NULL);
