@@ -75,6 +75,18 @@ int ld_reader_slurp(ld_reader *r, size_t max, char **out, size_t *len, const cha
  * only ever touched by that thread until it reports end or an error. */
 ld_reader *ld_reader_async(ld_reader *inner);
 
+/* A two-stage pipeline on two threads, with no third: the caller's thread reads `source` (not
+ * owned) into a ring, so whatever source does (hashing, in a verifier) stays on the caller's
+ * thread, while a worker thread reads the stage that make_stage(input, ctx) builds over those
+ * bytes (a decompressor) into a second ring, which the returned reader lends from. The caller
+ * feeds the first ring each time it asks for output and sleeps only when neither ring needs it.
+ * For a layer that is read + blob hash + tar parse + tar hash on the caller's core and inflate
+ * alone on the other: with a read-ahead thread as a third busy thread, the inflater, the
+ * critical path, kept losing its core. An error of source is the returned reader's error (the
+ * worker is stopped); the stage is closed with the returned reader. */
+typedef ld_reader *(*ld_stage_factory)(ld_reader *input, void *ctx);
+ld_reader *ld_reader_staged(ld_reader *source, ld_stage_factory make_stage, void *ctx);
+
 /* Copies r to fd until end; returns bytes copied in *copied. */
 int ld_reader_copy_to_fd(ld_reader *r, int fd, uint64_t *copied, ld_error **err);
 

@@ -48,6 +48,7 @@ int ld_layer_open(ld_reader *blob, const char *media_type, const char *expect_di
  * it was ingested), known_diff_id for a diff_id lading computed before (meta.db). */
 typedef struct ld_layer_opts {
   bool blob_verified;
+  int64_t blob_size;         /* > 0: the blob must be exactly this long (checked with the digest) */
   const char *known_diff_id; /* finish() returns it instead of hashing the tar again */
 } ld_layer_opts;
 int ld_layer_open_ex(ld_reader *blob, const char *media_type, const char *expect_digest,

@@ -441,6 +441,256 @@ ld_reader *ld_reader_async(ld_reader *inner) {
   return &a->r;
 }
 
+/* staged: see io.h. Both rings are ASYNC_SLOTS x ASYNC_CHUNK under one mutex; each side sleeps
+ * until half a ring is ready for it (ASYNC_BATCH), as in the read-ahead reader. */
+typedef struct {
+  char *slot[ASYNC_SLOTS];
+  size_t len[ASYNC_SLOTS];
+  size_t rd, rd_off, wr, filled;
+  bool lent;
+} ring;
+
+/* With the mutex held: the chunk at rd goes back to its producer. */
+static void ring_advance(ring *g) {
+  g->lent = false;
+  g->rd = (g->rd + 1) % ASYNC_SLOTS;
+  g->rd_off = 0;
+  g->filled--;
+}
+
+typedef struct staged staged;
+typedef struct {
+  ld_reader r; /* the stage's input: ring a, read on the worker */
+  staged *s;
+} stage_input;
+
+struct staged {
+  ld_reader r; /* the stage's output: ring b, read by the caller */
+  stage_input in;
+  ld_reader *source, *stage;
+  pthread_t worker;
+  pthread_mutex_t mu;
+  pthread_cond_t caller_cv, worker_cv;
+  bool caller_waits, worker_waits;
+  ring a, b;
+  bool a_eof, a_failed; /* source ended / failed, or the reader is being closed */
+  bool b_eof, b_failed; /* the stage ended / failed (error in b_error) */
+  ld_error *b_error;
+};
+
+/* With the mutex held. */
+static bool caller_may_feed(const staged *s) {
+  return !s->a_eof && !s->a_failed && s->a.filled < ASYNC_SLOTS;
+}
+static void wake_caller_if(staged *s, bool cond) {
+  if (s->caller_waits && cond) pthread_cond_signal(&s->caller_cv);
+}
+static void wake_worker_if(staged *s, bool cond) {
+  if (s->worker_waits && cond) pthread_cond_signal(&s->worker_cv);
+}
+static void return_lent_output(staged *s) {
+  if (!s->b.lent) return;
+  ring_advance(&s->b);
+  wake_worker_if(s, s->b.filled <= ASYNC_SLOTS - ASYNC_BATCH);
+}
+
+static ssize_t input_next(ld_reader *r, const void **data, size_t max) {
+  staged *s = ((stage_input *) r)->s;
+  pthread_mutex_lock(&s->mu);
+  if (s->a.lent) {
+    ring_advance(&s->a);
+    wake_caller_if(s, !s->a_eof && s->a.filled <= ASYNC_SLOTS - ASYNC_BATCH);
+  }
+  if (s->a.filled == 0 && !s->a_eof && !s->a_failed) {
+    s->worker_waits = true;
+    while (s->a.filled < ASYNC_BATCH && !s->a_eof && !s->a_failed)
+      pthread_cond_wait(&s->worker_cv, &s->mu);
+    s->worker_waits = false;
+  }
+  ssize_t n = 0;
+  if (s->a.filled) {
+    size_t avail = s->a.len[s->a.rd] - s->a.rd_off;
+    n = (ssize_t) (avail < max ? avail : max);
+    *data = s->a.slot[s->a.rd] + s->a.rd_off;
+    s->a.rd_off += (size_t) n;
+    s->a.lent = s->a.rd_off == s->a.len[s->a.rd]; /* given back at the next call */
+  } else if (s->a_failed) {
+    n = -1;
+    ld_err(&r->error, ECANCELED, "input stopped");
+  }
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
+static ssize_t input_borrow(ld_reader *r, void *scratch, size_t len, const void **data) {
+  (void) scratch;
+  (void) len;
+  return input_next(r, data, SIZE_MAX);
+}
+static ssize_t input_read(ld_reader *r, void *buf, size_t len) {
+  const void *data = NULL;
+  ssize_t n = input_next(r, &data, len);
+  if (n > 0) memcpy(buf, data, (size_t) n); /* the slot is not reused before the next call */
+  return n;
+}
+static void input_close(ld_reader *r) { (void) r; /* part of the staged reader */ }
+
+static void *staged_main(void *arg) {
+  staged *s = arg;
+  for (;;) {
+    pthread_mutex_lock(&s->mu);
+    if (s->b.filled == ASYNC_SLOTS && !s->a_failed) {
+      s->worker_waits = true;
+      while (s->b.filled > ASYNC_SLOTS - ASYNC_BATCH && !s->a_failed)
+        pthread_cond_wait(&s->worker_cv, &s->mu);
+      s->worker_waits = false;
+    }
+    bool stop = s->a_failed && s->b.filled == ASYNC_SLOTS;
+    size_t w = s->b.wr;
+    pthread_mutex_unlock(&s->mu);
+    if (stop) return NULL;
+    ssize_t n = ld_reader_read(s->stage, s->b.slot[w], ASYNC_CHUNK);
+    pthread_mutex_lock(&s->mu);
+    if (n < 0) {
+      s->b_failed = true;
+      s->b_error = s->stage->error;
+      s->stage->error = NULL;
+    } else if (n == 0) {
+      s->b_eof = true;
+    } else {
+      s->b.len[w] = (size_t) n;
+      s->b.wr = (w + 1) % ASYNC_SLOTS;
+      s->b.filled++;
+    }
+    wake_caller_if(s, n <= 0 || s->b.filled >= ASYNC_BATCH);
+    pthread_mutex_unlock(&s->mu);
+    if (n <= 0) return NULL;
+  }
+}
+
+/* With the mutex held: reads one chunk of source into ring a (the mutex is let go meanwhile).
+ * -1 when source failed (its error is now the staged reader's). */
+static int feed_one(staged *s) {
+  size_t w = s->a.wr;
+  pthread_mutex_unlock(&s->mu);
+  ssize_t n = ld_reader_read(s->source, s->a.slot[w], ASYNC_CHUNK);
+  pthread_mutex_lock(&s->mu);
+  if (n < 0) {
+    ld_error_free(s->r.error);
+    s->r.error = s->source->error;
+    s->source->error = NULL;
+    s->a_failed = true;
+    wake_worker_if(s, true);
+    return -1;
+  }
+  if (n == 0) {
+    s->a_eof = true;
+  } else {
+    s->a.len[w] = (size_t) n;
+    s->a.wr = (w + 1) % ASYNC_SLOTS;
+    s->a.filled++;
+  }
+  wake_worker_if(s, s->a_eof || s->a.filled >= ASYNC_BATCH);
+  return 0;
+}
+
+/* With the mutex held: feeds ring a while it has room and no output is ready, then waits for
+ * output; 1 when a chunk of output is ready at b.rd, 0 at its end, -1 on an error. */
+static int output_ready(staged *s) {
+  return_lent_output(s);
+  for (;;) {
+    do {
+      if (caller_may_feed(s) && feed_one(s) < 0) return -1;
+    } while (caller_may_feed(s) && !s->b.filled);
+    if (s->b.filled) return 1;
+    if (s->b_failed) {
+      ld_error_free(s->r.error);
+      s->r.error = s->b_error;
+      s->b_error = NULL;
+      if (!s->r.error) ld_err(&s->r.error, EIO, "read failed");
+      return -1;
+    }
+    if (s->b_eof) return 0;
+    s->caller_waits = true;
+    while (s->b.filled < ASYNC_BATCH && !s->b_eof && !s->b_failed &&
+           !(caller_may_feed(s) && s->a.filled <= ASYNC_SLOTS - ASYNC_BATCH))
+      pthread_cond_wait(&s->caller_cv, &s->mu);
+    s->caller_waits = false;
+  }
+}
+
+static ssize_t staged_borrow(ld_reader *r, void *scratch, size_t len, const void **data) {
+  (void) scratch;
+  (void) len;
+  staged *s = (staged *) r;
+  pthread_mutex_lock(&s->mu);
+  int ready = output_ready(s);
+  ssize_t n = ready;
+  if (ready > 0) {
+    *data = s->b.slot[s->b.rd] + s->b.rd_off;
+    n = (ssize_t) (s->b.len[s->b.rd] - s->b.rd_off);
+    s->b.lent = true;
+  }
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
+
+static ssize_t staged_read(ld_reader *r, void *buf, size_t len) {
+  staged *s = (staged *) r;
+  pthread_mutex_lock(&s->mu);
+  int ready = output_ready(s);
+  ssize_t n = ready;
+  if (ready > 0) {
+    size_t avail = s->b.len[s->b.rd] - s->b.rd_off;
+    n = (ssize_t) (avail < len ? avail : len);
+    memcpy(buf, s->b.slot[s->b.rd] + s->b.rd_off, (size_t) n); /* the worker never writes it */
+    s->b.rd_off += (size_t) n;
+    s->b.lent = s->b.rd_off == s->b.len[s->b.rd]; /* given back at the next call */
+  }
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
+
+static void staged_close(ld_reader *r) {
+  staged *s = (staged *) r;
+  pthread_mutex_lock(&s->mu);
+  s->a_failed = true; /* the worker stops at its next wait or read */
+  pthread_cond_signal(&s->worker_cv);
+  pthread_mutex_unlock(&s->mu);
+  pthread_join(s->worker, NULL);
+  ld_reader_close(s->stage);
+  ld_error_free(s->b_error);
+  munmap(s->a.slot[0], 2 * ASYNC_SLOTS * ASYNC_CHUNK);
+  pthread_mutex_destroy(&s->mu);
+  pthread_cond_destroy(&s->caller_cv);
+  pthread_cond_destroy(&s->worker_cv);
+  free(s);
+}
+
+ld_reader *ld_reader_staged(ld_reader *source, ld_stage_factory make_stage, void *ctx) {
+  staged *s = ld_xcalloc(1, sizeof *s);
+  s->r.read = staged_read;
+  s->r.borrow = staged_borrow;
+  s->r.close = staged_close;
+  s->in.r.read = input_read;
+  s->in.r.borrow = input_borrow;
+  s->in.r.close = input_close;
+  s->in.s = s;
+  s->source = source;
+  char *mem = mmap(NULL, 2 * ASYNC_SLOTS * ASYNC_CHUNK, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) abort();
+  for (size_t i = 0; i < ASYNC_SLOTS; i++) {
+    s->a.slot[i] = mem + i * ASYNC_CHUNK;
+    s->b.slot[i] = mem + (ASYNC_SLOTS + i) * ASYNC_CHUNK;
+  }
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->caller_cv, NULL);
+  pthread_cond_init(&s->worker_cv, NULL);
+  s->stage = make_stage(&s->in.r, ctx);
+  if (pthread_create(&s->worker, NULL, staged_main, s) != 0) abort();
+  return &s->r;
+}
+
 int ld_reader_slurp(ld_reader *r, size_t max, char **out, size_t *len, const char *what,
                     ld_error **err) {
   ld_buf b = {0};

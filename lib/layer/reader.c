@@ -39,6 +39,7 @@ struct ld_layer_reader {
   size_t synthetic_left; /* zero bytes still to give the parser after the real end */
   uint64_t cur_data_end; /* offset where the current entry's data ends */
   char *known_diff_id;   /* when set, the tar is not hashed again */
+  ld_compression sniffed;
 };
 
 static la_ssize_t archive_read_cb(struct archive *a, void *ctx, const void **out) {
@@ -70,6 +71,10 @@ static la_ssize_t archive_read_cb(struct archive *a, void *ctx, const void **out
 
 static int archive_fail(ld_layer_reader *l, const char *doing, ld_error **err);
 
+static ld_reader *decompressor_stage(ld_reader *input, void *ctx) {
+  return ld_decompressor_new(input, *(ld_compression *) ctx);
+}
+
 int ld_layer_open(ld_reader *blob, const char *media_type, const char *expect_digest,
                   const char *what, ld_layer_reader **out, ld_error **err) {
   return ld_layer_open_ex(blob, media_type, expect_digest, what, NULL, out, err);
@@ -80,8 +85,10 @@ int ld_layer_open_ex(ld_reader *blob, const char *media_type, const char *expect
                      ld_error **err) {
   ld_layer_reader *l = ld_xcalloc(1, sizeof *l);
   l->what = ld_xstrdup(what ? what : "layer");
-  l->verifier = o && o->blob_verified ? blob
-                                      : ld_verifier_new(blob, true, expect_digest, -1, l->what);
+  l->verifier = o && o->blob_verified
+                    ? blob
+                    : ld_verifier_new(blob, true, expect_digest,
+                                      o && o->blob_size > 0 ? o->blob_size : -1, "blob");
   if (o && o->known_diff_id) l->known_diff_id = ld_xstrdup(o->known_diff_id);
   unsigned char head[6];
   ssize_t n = ld_reader_read_full(l->verifier, head, sizeof head);
@@ -91,7 +98,7 @@ int ld_layer_open_ex(ld_reader *blob, const char *media_type, const char *expect
     ld_layer_close(l);
     return -1;
   }
-  l->prefix = ld_reader_prefixed(head, (size_t) n, l->verifier, false); /* inner owned by l */
+  l->prefix = ld_reader_prefixed(head, (size_t) n, l->verifier, false); /* both owned by l */
   ld_compression sniffed = ld_compression_sniff(head, (size_t) n);
   ld_compression declared = ld_compression_from_media_type(media_type);
   if (declared != LD_COMP_UNKNOWN && declared != sniffed && n > 0) {
@@ -102,8 +109,10 @@ int ld_layer_open_ex(ld_reader *blob, const char *media_type, const char *expect
     ld_layer_close(l);
     return -1;
   }
-  /* Decompression (and the blob digest) run on a second core, ahead of the tar parser. */
-  l->decomp = ld_reader_async(ld_decompressor_new(l->prefix, sniffed));
+  /* Decompression runs on a second core; reading and hashing the blob, and parsing and hashing
+   * the tar, on this one (see ld_reader_staged). */
+  l->sniffed = sniffed;
+  l->decomp = ld_reader_staged(l->prefix, decompressor_stage, &l->sniffed);
   l->diff = ld_hasher_new(LD_SHA256);
   l->buf = ld_xmalloc(ARCHIVE_BUF);
   l->empty = n == 0;
@@ -265,7 +274,10 @@ int ld_layer_finish(ld_layer_reader *l, char diff_id[LD_DIGEST_MAX], uint64_t *u
   for (;;) { /* trailing bytes after the compressed stream still belong to the blob */
     const void *data = NULL;
     ssize_t n = ld_reader_borrow(l->verifier, l->buf, ARCHIVE_BUF, &data);
-    if (n < 0) return ld_reader_take_error(l->verifier, err);
+    if (n < 0) {
+      ld_reader_take_error(l->verifier, err);
+      return ld_error_wrap(err, "%s", l->what);
+    }
     if (n == 0) break;
   }
   if (usize) *usize = l->real_bytes;
@@ -277,8 +289,8 @@ int ld_layer_finish(ld_layer_reader *l, char diff_id[LD_DIGEST_MAX], uint64_t *u
 void ld_layer_close(ld_layer_reader *l) {
   if (!l) return;
   if (l->a) archive_read_free(l->a);
-  if (l->decomp) ld_reader_close(l->decomp); /* closes prefix */
-  else if (l->prefix) ld_reader_close(l->prefix);
+  ld_reader_close(l->decomp);
+  ld_reader_close(l->prefix);
   ld_reader_close(l->verifier);
   ld_hasher_free(l->diff);
   ld_error_free(l->cb_err);

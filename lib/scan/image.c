@@ -200,31 +200,6 @@ static bool keep_symlink(const char *path) {
   return depth < 3 || ld_cat_classify(path) != LD_CAT_NONE;
 }
 
-/* The blob digest is checked on a thread of its own: the bytes are read and hashed there, one
- * read-ahead stage before the layer reader's decompression thread, which then only inflates,
- * while this thread hashes the tar (the diff_id) and parses it. Three stages on two cores,
- * instead of the inflate stage also carrying the blob hash: with hashing ~40% of the work,
- * that is what lets a scan take little more than the decompression. The verifier still fails
- * the stream at its end on a digest or size mismatch, and the layer reader drains the blob to
- * its end, so the layer reader is told the blob is verified only because this reader is.
- * The first bytes are read here, before the read-ahead thread starts, and served first: the
- * layer reader sniffs the compression from them and starts inflating at once, instead of
- * waiting for the read-ahead thread's first full chunk (1 MB read and hashed). */
-static int blob_verified_ahead(ld_reader *blob, const ld_descriptor *d, ld_reader **out,
-                               ld_error **err) {
-  ld_reader *v = ld_verifier_new(blob, true, d->digest, d->size > 0 ? d->size : -1, "blob");
-  unsigned char head[LD_READER_PREFIX_MAX];
-  ssize_t n = ld_reader_read_full(v, head, sizeof head);
-  if (n < 0) {
-    ld_reader_take_error(v, err);
-    ld_reader_close(v);
-    return -1;
-  }
-  /* from here on only the read-ahead thread touches v */
-  *out = ld_reader_prefixed(head, (size_t) n, ld_reader_async(v), true);
-  return 0;
-}
-
 static int read_layer(ld_image_src *src, const ld_descriptor *d, size_t index, json_t **out,
                       char diff_id[LD_DIGEST_MAX], uint64_t *usize, ld_error **err) {
   ld_reader *blob = NULL;
@@ -234,14 +209,7 @@ static int read_layer(ld_image_src *src, const ld_descriptor *d, size_t index, j
   ld_layer_opts opts;
   char known[LD_DIGEST_MAX];
   ld_image_layer_opts(src, d, &opts, known); /* store: verified on ingest, diff_id known */
-  if (!opts.blob_verified) {
-    if (blob_verified_ahead(blob, d, &blob, err) < 0) {
-      ld_error_wrap(err, "%s", what);
-      free(what);
-      return -1;
-    }
-    opts.blob_verified = true;
-  }
+  opts.blob_size = d->size;
   if (ld_layer_open_ex(blob, d->media_type, d->digest, what, &opts, &l, err) < 0) {
     free(what);
     return -1;

@@ -224,12 +224,129 @@ static void test_reader_borrow(void **state) {
   free(back);
 }
 
+/* A stage for ld_reader_staged: every byte of its input plus one; with `swallow` set, it first
+ * consumes that many bytes without giving anything back; with `fail_at`, it fails there. */
+typedef struct {
+  ld_reader r;
+  ld_reader *in;
+  size_t swallow, fail_at, seen;
+} plus_one;
+static ssize_t plus_one_read(ld_reader *r, void *buf, size_t len) {
+  plus_one *p = (plus_one *) r;
+  unsigned char *out = buf;
+  for (;;) {
+    if (p->fail_at && p->seen >= p->fail_at) {
+      ld_err(&r->error, EIO, "stage gave up");
+      return -1;
+    }
+    const void *data = NULL;
+    ssize_t n = ld_reader_borrow_for(r, p->in, buf, len, &data);
+    if (n <= 0) return n;
+    p->seen += (size_t) n;
+    if (p->seen <= p->swallow) continue;
+    for (ssize_t i = 0; i < n; i++) out[i] = (unsigned char) (((const unsigned char *) data)[i] + 1);
+    return n;
+  }
+}
+static void plus_one_close(ld_reader *r) {
+  ld_reader_close(((plus_one *) r)->in);
+  free(r);
+}
+static size_t stage_swallow, stage_fail_at;
+static ld_reader *make_plus_one(ld_reader *input, void *ctx) {
+  (void) ctx;
+  plus_one *p = ld_xcalloc(1, sizeof *p);
+  p->r.read = plus_one_read;
+  p->r.close = plus_one_close;
+  p->in = input;
+  p->swallow = stage_swallow;
+  p->fail_at = stage_fail_at;
+  return &p->r;
+}
+
+/* ld_reader_staged: the output is the stage over all of the source, read with borrow and read
+ * mixed; a stage that eats megabytes before its first byte does not stall the pipeline; errors
+ * of the source and of the stage come out of the reader; closing it early stops the worker. */
+static void test_reader_staged(void **state) {
+  (void) state;
+  size_t size = 9 * 1024 * 1024 + 77;
+  unsigned char *data = ld_xmalloc(size), *back = ld_xmalloc(size), scratch[1000];
+  for (size_t i = 0; i < size; i++) data[i] = (unsigned char) (i * 13 + i / 999);
+  for (int swallow = 0; swallow < 2; swallow++) {
+    stage_swallow = swallow ? 3 * 1024 * 1024 : 0;
+    stage_fail_at = 0;
+    ld_reader *src = ld_reader_from_mem(data, size, true);
+    ld_reader *r = ld_reader_staged(src, make_plus_one, NULL);
+    size_t got = 0;
+    for (int turn = 0;; turn++) {
+      ssize_t n;
+      if (turn % 3 == 2) {
+        n = ld_reader_read(r, back + got, 50000);
+      } else {
+        const void *p = NULL;
+        n = ld_reader_borrow(r, scratch, sizeof scratch, &p);
+        if (n > 0) memcpy(back + got, p, (size_t) n);
+      }
+      assert_true(n >= 0);
+      if (n == 0) break;
+      got += (size_t) n;
+      assert_true(got <= size);
+    }
+    size_t skipped = stage_swallow ? stage_swallow / 65536 * 65536 : 0; /* whole input chunks */
+    assert_true(got + skipped >= size - 65536);
+    for (size_t i = 0; i < got; i++)
+      if (back[i] != (unsigned char) (data[size - got + i] + 1)) fail_msg("byte %zu differs", i);
+    ld_reader_close(r);
+    ld_reader_close(src);
+  }
+
+  stage_swallow = 0; /* the source fails: its error, not the stage's */
+  failing_reader *f = ld_xcalloc(1, sizeof *f);
+  f->r.read = failing_read;
+  f->r.close = failing_close;
+  f->left = 2000000;
+  ld_reader *r = ld_reader_staged(&f->r, make_plus_one, NULL);
+  const void *p = NULL;
+  ssize_t n;
+  while ((n = ld_reader_borrow(r, scratch, sizeof scratch, &p)) > 0) {
+  }
+  assert_int_equal(n, -1);
+  ld_error *err = NULL;
+  ld_reader_take_error(r, &err);
+  assert_non_null(strstr(err->msg, "disk on fire"));
+  ld_error_free(err);
+  ld_reader_close(r);
+  ld_reader_close(&f->r);
+
+  stage_fail_at = 1500000; /* the stage fails */
+  ld_reader *src = ld_reader_from_mem(data, size, true);
+  r = ld_reader_staged(src, make_plus_one, NULL);
+  while ((n = ld_reader_borrow(r, scratch, sizeof scratch, &p)) > 0) {
+  }
+  assert_int_equal(n, -1);
+  err = NULL;
+  ld_reader_take_error(r, &err);
+  assert_non_null(strstr(err->msg, "stage gave up"));
+  ld_error_free(err);
+  ld_reader_close(r);
+  ld_reader_close(src);
+
+  stage_fail_at = 0; /* closed after one chunk: the worker stops */
+  src = ld_reader_from_mem(data, size, true);
+  r = ld_reader_staged(src, make_plus_one, NULL);
+  assert_true(ld_reader_borrow(r, scratch, sizeof scratch, &p) > 0);
+  ld_reader_close(r);
+  ld_reader_close(src);
+  free(data);
+  free(back);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_atomic_write), cmocka_unit_test(test_path_clean),
       cmocka_unit_test(test_open_in_root), cmocka_unit_test(test_error_wrap),
       cmocka_unit_test(test_sizes),        cmocka_unit_test(test_reader_prefixed),
-      cmocka_unit_test(test_reader_borrow),
+      cmocka_unit_test(test_reader_borrow), cmocka_unit_test(test_reader_staged),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
