@@ -28,7 +28,7 @@ ssize_t ld_reader_read(ld_reader *r, void *buf, size_t len);
  * (the one place a wrapping reader's error handling lives). */
 ssize_t ld_reader_read_for(ld_reader *outer, ld_reader *inner, void *buf, size_t len);
 /* Like read, but without a copy when the reader holds the bytes in a buffer of its own (the
- * read-ahead reader's chunks): *data then points into that buffer, valid until the next read,
+ * staged reader's ring): *data then points into that buffer, valid until the next read,
  * borrow or close of r. Other readers read into scratch (scratch_len bytes) and point *data at
  * it. Returns bytes available at *data, 0 at end, -1 on error. For streams of hundreds of MB
  * between two threads, the copy is a tenth of the consumer's work. */
@@ -68,12 +68,6 @@ uint64_t ld_verifier_size(ld_reader *verifier);
  * buffer. For manifests and configs, never for layers. */
 int ld_reader_slurp(ld_reader *r, size_t max, char **out, size_t *len, const char *what,
                     ld_error **err);
-
-/* A read-ahead reader: a background thread reads inner (owned) into a few chunks while the
- * caller consumes earlier ones, so that producing the bytes (decompression, hashing of the
- * compressed stream) and consuming them (parsing, hashing the output) use two cores. inner is
- * only ever touched by that thread until it reports end or an error. */
-ld_reader *ld_reader_async(ld_reader *inner);
 
 /* A two-stage pipeline on two threads, with no third: the caller's thread reads `source` (not
  * owned) into a ring, so whatever source does (hashing, in a verifier) stays on the caller's

@@ -1,4 +1,5 @@
-/* Readers: fd, memory, limit, and the verifier that hashes a stream and checks it at EOF.
+/* Readers: fd, memory, limit, prefixed, the verifier that hashes a stream and checks it at EOF,
+ * and the staged reader that runs one stage of a stream (decompression) on a second thread.
  * The verifier is the single place where "never trust a digest you did not compute" is
  * enforced for streams: every ingest wraps its source in one. */
 #include <errno.h>
@@ -281,171 +282,19 @@ ld_reader *ld_verifier_new(ld_reader *inner, bool own_inner, const char *expecte
 const char *ld_verifier_digest(ld_reader *r) { return ((verifier *) r)->digest; }
 uint64_t ld_verifier_size(ld_reader *r) { return ld_hasher_bytes(((verifier *) r)->h); }
 
-/* read-ahead: a ring of small chunks, handed over in batches. Small, so that what the producer
- * writes is still in the caches when the consumer reads it (16 x 64 KiB measured ~5% faster
- * than 4 x 1 MiB for inflate -> hash). In batches, because a thread that sleeps must be woken
- * with a futex call that costs several microseconds here, and the producer (the inflater) is
- * usually the critical path: each side sleeps until half the ring is ready for it, so it is
- * woken once per ASYNC_BATCH chunks instead of once per chunk (2000 wake-ups for a 128 MB
+/* staged (see io.h): two rings of small chunks under one mutex, handed over in batches. Small,
+ * so that what one thread writes is still in the caches when the other reads it (16 x 64 KiB
+ * measured ~5% faster than 4 x 1 MiB for inflate -> hash). In batches, because a sleeping thread
+ * must be woken with a futex call that costs several microseconds here, on the waker's time, and
+ * the inflater is the critical path: each side sleeps until half a ring is ready for it, so it
+ * is woken once per RING_BATCH chunks instead of once per chunk (2000 wake-ups for a 128 MB
  * layer otherwise, ~10% of its inflate time). */
-#define ASYNC_SLOTS 16
-#define ASYNC_CHUNK (64 * 1024)
-#define ASYNC_BATCH (ASYNC_SLOTS / 2)
+#define RING_SLOTS 16
+#define RING_CHUNK (64 * 1024)
+#define RING_BATCH (RING_SLOTS / 2)
 typedef struct {
-  ld_reader r;
-  ld_reader *inner;
-  pthread_t thread;
-  pthread_mutex_t mu;
-  pthread_cond_t filled_cv, room_cv;
-  bool consumer_waits, producer_waits;
-  char *slot[ASYNC_SLOTS];
-  size_t len[ASYNC_SLOTS];
-  size_t rd, rd_off, wr, filled;
-  bool eof, failed, stop;
-  bool lent; /* the chunk at rd is lent out by async_borrow */
-  ld_error *inner_error;
-} async_reader;
-
-static void *async_main(void *arg) {
-  async_reader *a = arg;
-  for (;;) {
-    pthread_mutex_lock(&a->mu);
-    if (a->filled == ASYNC_SLOTS && !a->stop) {
-      a->producer_waits = true;
-      while (a->filled > ASYNC_SLOTS - ASYNC_BATCH && !a->stop) pthread_cond_wait(&a->room_cv, &a->mu);
-      a->producer_waits = false;
-    }
-    size_t w = a->wr;
-    bool stop = a->stop;
-    pthread_mutex_unlock(&a->mu);
-    if (stop) return NULL;
-    ssize_t n = ld_reader_read(a->inner, a->slot[w], ASYNC_CHUNK);
-    pthread_mutex_lock(&a->mu);
-    if (n < 0) {
-      a->failed = true;
-      a->inner_error = a->inner->error;
-      a->inner->error = NULL;
-    } else if (n == 0) {
-      a->eof = true;
-    } else {
-      a->len[w] = (size_t) n;
-      a->wr = (w + 1) % ASYNC_SLOTS;
-      a->filled++;
-    }
-    bool done = n <= 0;
-    if (a->consumer_waits && (done || a->filled >= ASYNC_BATCH)) pthread_cond_signal(&a->filled_cv);
-    pthread_mutex_unlock(&a->mu);
-    if (done) return NULL;
-  }
-}
-
-/* With a->mu held: gives back the chunk lent by async_borrow, if any, to the producer. */
-static void async_return_lent(async_reader *a) {
-  if (!a->lent) return;
-  a->lent = false;
-  a->rd = (a->rd + 1) % ASYNC_SLOTS;
-  a->rd_off = 0;
-  a->filled--;
-  if (a->producer_waits && a->filled <= ASYNC_SLOTS - ASYNC_BATCH) pthread_cond_signal(&a->room_cv);
-}
-
-/* With a->mu held: waits for a filled chunk; 1 when there is one, else 0 at end or -1 (with
- * r->error set) when the producer failed. */
-static int async_wait_filled(async_reader *a) {
-  async_return_lent(a);
-  if (a->filled == 0 && !a->eof && !a->failed) {
-    a->consumer_waits = true;
-    while (a->filled < ASYNC_BATCH && !a->eof && !a->failed) pthread_cond_wait(&a->filled_cv, &a->mu);
-    a->consumer_waits = false;
-  }
-  if (a->filled) return 1;
-  if (!a->failed) return 0;
-  a->r.error = a->inner_error;
-  a->inner_error = NULL;
-  if (!a->r.error) ld_err(&a->r.error, EIO, "read failed");
-  return -1;
-}
-
-static ssize_t async_read(ld_reader *r, void *buf, size_t len) {
-  async_reader *a = (async_reader *) r;
-  pthread_mutex_lock(&a->mu);
-  int ready = async_wait_filled(a);
-  if (ready <= 0) {
-    pthread_mutex_unlock(&a->mu);
-    return ready;
-  }
-  size_t slot = a->rd, off = a->rd_off, avail = a->len[slot] - off;
-  pthread_mutex_unlock(&a->mu);
-  size_t n = avail < len ? avail : len; /* the producer never writes a filled slot */
-  memcpy(buf, a->slot[slot] + off, n);
-  pthread_mutex_lock(&a->mu);
-  a->rd_off += n;
-  if (a->rd_off == a->len[slot]) {
-    a->lent = true; /* wholly consumed: hand it back */
-    async_return_lent(a);
-  }
-  pthread_mutex_unlock(&a->mu);
-  return (ssize_t) n;
-}
-
-/* The rest of the current chunk, in place: it stays out of the producer's reach until the next
- * call. */
-static ssize_t async_borrow(ld_reader *r, void *scratch, size_t len, const void **data) {
-  (void) scratch;
-  (void) len;
-  async_reader *a = (async_reader *) r;
-  pthread_mutex_lock(&a->mu);
-  int ready = async_wait_filled(a);
-  if (ready > 0) {
-    *data = a->slot[a->rd] + a->rd_off;
-    a->lent = true;
-  }
-  ssize_t n = ready > 0 ? (ssize_t) (a->len[a->rd] - a->rd_off) : ready;
-  pthread_mutex_unlock(&a->mu);
-  return n;
-}
-
-static void async_close(ld_reader *r) {
-  async_reader *a = (async_reader *) r;
-  pthread_mutex_lock(&a->mu);
-  a->stop = true;
-  pthread_cond_signal(&a->room_cv);
-  pthread_mutex_unlock(&a->mu);
-  pthread_join(a->thread, NULL);
-  ld_reader_close(a->inner);
-  ld_error_free(a->inner_error);
-  munmap(a->slot[0], ASYNC_SLOTS * ASYNC_CHUNK);
-  pthread_mutex_destroy(&a->mu);
-  pthread_cond_destroy(&a->filled_cv);
-  pthread_cond_destroy(&a->room_cv);
-  free(a);
-}
-
-ld_reader *ld_reader_async(ld_reader *inner) {
-  async_reader *a = ld_xcalloc(1, sizeof *a);
-  a->r.read = async_read;
-  a->r.close = async_close;
-  a->r.borrow = async_borrow;
-  a->inner = inner;
-  /* mapped, not malloc'ed: unmapped at close, so a scan's memory returns to the system between
-   * layers (from the heap, a freed ring may stay resident, and glibc raises its mmap threshold
-   * after such a free, which puts the next layer's ring on the heap as well) */
-  char *ring = mmap(NULL, ASYNC_SLOTS * ASYNC_CHUNK, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (ring == MAP_FAILED) abort();
-  for (size_t i = 0; i < ASYNC_SLOTS; i++) a->slot[i] = ring + i * ASYNC_CHUNK;
-  pthread_mutex_init(&a->mu, NULL);
-  pthread_cond_init(&a->filled_cv, NULL);
-  pthread_cond_init(&a->room_cv, NULL);
-  if (pthread_create(&a->thread, NULL, async_main, a) != 0) abort();
-  return &a->r;
-}
-
-/* staged: see io.h. Both rings are ASYNC_SLOTS x ASYNC_CHUNK under one mutex; each side sleeps
- * until half a ring is ready for it (ASYNC_BATCH), as in the read-ahead reader. */
-typedef struct {
-  char *slot[ASYNC_SLOTS];
-  size_t len[ASYNC_SLOTS];
+  char *slot[RING_SLOTS];
+  size_t len[RING_SLOTS];
   size_t rd, rd_off, wr, filled;
   bool lent;
 } ring;
@@ -453,7 +302,7 @@ typedef struct {
 /* With the mutex held: the chunk at rd goes back to its producer. */
 static void ring_advance(ring *g) {
   g->lent = false;
-  g->rd = (g->rd + 1) % ASYNC_SLOTS;
+  g->rd = (g->rd + 1) % RING_SLOTS;
   g->rd_off = 0;
   g->filled--;
 }
@@ -480,7 +329,7 @@ struct staged {
 
 /* With the mutex held. */
 static bool caller_may_feed(const staged *s) {
-  return !s->a_eof && !s->a_failed && s->a.filled < ASYNC_SLOTS;
+  return !s->a_eof && !s->a_failed && s->a.filled < RING_SLOTS;
 }
 static void wake_caller_if(staged *s, bool cond) {
   if (s->caller_waits && cond) pthread_cond_signal(&s->caller_cv);
@@ -491,7 +340,7 @@ static void wake_worker_if(staged *s, bool cond) {
 static void return_lent_output(staged *s) {
   if (!s->b.lent) return;
   ring_advance(&s->b);
-  wake_worker_if(s, s->b.filled <= ASYNC_SLOTS - ASYNC_BATCH);
+  wake_worker_if(s, s->b.filled <= RING_SLOTS - RING_BATCH);
 }
 
 static ssize_t input_next(ld_reader *r, const void **data, size_t max) {
@@ -499,11 +348,11 @@ static ssize_t input_next(ld_reader *r, const void **data, size_t max) {
   pthread_mutex_lock(&s->mu);
   if (s->a.lent) {
     ring_advance(&s->a);
-    wake_caller_if(s, !s->a_eof && s->a.filled <= ASYNC_SLOTS - ASYNC_BATCH);
+    wake_caller_if(s, !s->a_eof && s->a.filled <= RING_SLOTS - RING_BATCH);
   }
   if (s->a.filled == 0 && !s->a_eof && !s->a_failed) {
     s->worker_waits = true;
-    while (s->a.filled < ASYNC_BATCH && !s->a_eof && !s->a_failed)
+    while (s->a.filled < RING_BATCH && !s->a_eof && !s->a_failed)
       pthread_cond_wait(&s->worker_cv, &s->mu);
     s->worker_waits = false;
   }
@@ -538,17 +387,17 @@ static void *staged_main(void *arg) {
   staged *s = arg;
   for (;;) {
     pthread_mutex_lock(&s->mu);
-    if (s->b.filled == ASYNC_SLOTS && !s->a_failed) {
+    if (s->b.filled == RING_SLOTS && !s->a_failed) {
       s->worker_waits = true;
-      while (s->b.filled > ASYNC_SLOTS - ASYNC_BATCH && !s->a_failed)
+      while (s->b.filled > RING_SLOTS - RING_BATCH && !s->a_failed)
         pthread_cond_wait(&s->worker_cv, &s->mu);
       s->worker_waits = false;
     }
-    bool stop = s->a_failed && s->b.filled == ASYNC_SLOTS;
+    bool stop = s->a_failed && s->b.filled == RING_SLOTS;
     size_t w = s->b.wr;
     pthread_mutex_unlock(&s->mu);
     if (stop) return NULL;
-    ssize_t n = ld_reader_read(s->stage, s->b.slot[w], ASYNC_CHUNK);
+    ssize_t n = ld_reader_read(s->stage, s->b.slot[w], RING_CHUNK);
     pthread_mutex_lock(&s->mu);
     if (n < 0) {
       s->b_failed = true;
@@ -558,10 +407,10 @@ static void *staged_main(void *arg) {
       s->b_eof = true;
     } else {
       s->b.len[w] = (size_t) n;
-      s->b.wr = (w + 1) % ASYNC_SLOTS;
+      s->b.wr = (w + 1) % RING_SLOTS;
       s->b.filled++;
     }
-    wake_caller_if(s, n <= 0 || s->b.filled >= ASYNC_BATCH);
+    wake_caller_if(s, n <= 0 || s->b.filled >= RING_BATCH);
     pthread_mutex_unlock(&s->mu);
     if (n <= 0) return NULL;
   }
@@ -572,7 +421,7 @@ static void *staged_main(void *arg) {
 static int feed_one(staged *s) {
   size_t w = s->a.wr;
   pthread_mutex_unlock(&s->mu);
-  ssize_t n = ld_reader_read(s->source, s->a.slot[w], ASYNC_CHUNK);
+  ssize_t n = ld_reader_read(s->source, s->a.slot[w], RING_CHUNK);
   pthread_mutex_lock(&s->mu);
   if (n < 0) {
     ld_error_free(s->r.error);
@@ -586,10 +435,10 @@ static int feed_one(staged *s) {
     s->a_eof = true;
   } else {
     s->a.len[w] = (size_t) n;
-    s->a.wr = (w + 1) % ASYNC_SLOTS;
+    s->a.wr = (w + 1) % RING_SLOTS;
     s->a.filled++;
   }
-  wake_worker_if(s, s->a_eof || s->a.filled >= ASYNC_BATCH);
+  wake_worker_if(s, s->a_eof || s->a.filled >= RING_BATCH);
   return 0;
 }
 
@@ -611,8 +460,8 @@ static int output_ready(staged *s) {
     }
     if (s->b_eof) return 0;
     s->caller_waits = true;
-    while (s->b.filled < ASYNC_BATCH && !s->b_eof && !s->b_failed &&
-           !(caller_may_feed(s) && s->a.filled <= ASYNC_SLOTS - ASYNC_BATCH))
+    while (s->b.filled < RING_BATCH && !s->b_eof && !s->b_failed &&
+           !(caller_may_feed(s) && s->a.filled <= RING_SLOTS - RING_BATCH))
       pthread_cond_wait(&s->caller_cv, &s->mu);
     s->caller_waits = false;
   }
@@ -659,7 +508,7 @@ static void staged_close(ld_reader *r) {
   pthread_join(s->worker, NULL);
   ld_reader_close(s->stage);
   ld_error_free(s->b_error);
-  munmap(s->a.slot[0], 2 * ASYNC_SLOTS * ASYNC_CHUNK);
+  munmap(s->a.slot[0], 2 * RING_SLOTS * RING_CHUNK);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->caller_cv);
   pthread_cond_destroy(&s->worker_cv);
@@ -676,12 +525,12 @@ ld_reader *ld_reader_staged(ld_reader *source, ld_stage_factory make_stage, void
   s->in.r.close = input_close;
   s->in.s = s;
   s->source = source;
-  char *mem = mmap(NULL, 2 * ASYNC_SLOTS * ASYNC_CHUNK, PROT_READ | PROT_WRITE,
+  char *mem = mmap(NULL, 2 * RING_SLOTS * RING_CHUNK, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) abort();
-  for (size_t i = 0; i < ASYNC_SLOTS; i++) {
-    s->a.slot[i] = mem + i * ASYNC_CHUNK;
-    s->b.slot[i] = mem + (ASYNC_SLOTS + i) * ASYNC_CHUNK;
+  for (size_t i = 0; i < RING_SLOTS; i++) {
+    s->a.slot[i] = mem + i * RING_CHUNK;
+    s->b.slot[i] = mem + (RING_SLOTS + i) * RING_CHUNK;
   }
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->caller_cv, NULL);
