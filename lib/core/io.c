@@ -525,8 +525,10 @@ ld_reader *ld_reader_staged(ld_reader *source, ld_stage_factory make_stage, void
   s->in.r.close = input_close;
   s->in.s = s;
   s->source = source;
+  /* both rings in one mapping, faulted in at once (2 MiB page by page: ~1.5 ms of a layer's
+   * start here), and unmapped at close, so nothing of it stays resident between layers */
   char *mem = mmap(NULL, 2 * RING_SLOTS * RING_CHUNK, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (mem == MAP_FAILED) abort();
   for (size_t i = 0; i < RING_SLOTS; i++) {
     s->a.slot[i] = mem + i * RING_CHUNK;
