@@ -1,9 +1,11 @@
 /* Blob downloads as pull streams (ld_registry_open_blob).
  *
  * A stream owns one curl easy handle inside its own multi handle. read() drives the transfer
- * until the write callback has filled some of the 1 MiB buffer; when the buffer is full the
+ * until the write callback has filled some of the 1 MiB ring; when the ring is full the
  * callback answers CURL_WRITEFUNC_PAUSE and read() resumes the transfer once it has drained it.
- * So a 2 GB layer costs 1 MiB of memory and flows at the pace of its consumer.
+ * So a 2 GB layer costs 1 MiB of memory and flows at the pace of its consumer. A ring, not a
+ * buffer compacted with memmove: the consumer (an upload) reads half a buffer at a time, so
+ * compaction moved ~half of every byte once more (4.5% of a registry-to-registry copy's CPU).
  *
  * Opening waits for the first byte or the end of the response, so that the status is known:
  * 401 (token refresh), 429 / 5xx / connection errors (backoff, Retry-After) are retried there,
@@ -27,27 +29,34 @@ typedef struct blob_stream {
   CURL *h;
   struct curl_slist *hdrs;
   http_resp resp;
-  char *buf;
-  size_t start, end;
+  char *buf;            /* STREAM_BUF bytes, used as a ring */
+  uint64_t start, end;  /* bytes consumed / received so far: the ring holds [start, end) */
   bool paused, done;
   CURLcode result;
   char errbuf[CURL_ERROR_SIZE];
   char *what;
 } blob_stream;
 
+/* Copies len bytes between the ring at position pos and flat memory, in one or two pieces. */
+static void ring_copy(blob_stream *s, uint64_t pos, char *flat, size_t len, bool into_ring) {
+  size_t at = (size_t) (pos % STREAM_BUF), first = STREAM_BUF - at < len ? STREAM_BUF - at : len;
+  if (into_ring) {
+    memcpy(s->buf + at, flat, first);
+    memcpy(s->buf, flat + first, len - first);
+  } else {
+    memcpy(flat, s->buf + at, first);
+    memcpy(flat + first, s->buf, len - first);
+  }
+}
+
 static size_t stream_write_cb(char *data, size_t size, size_t n, void *arg) {
   blob_stream *s = arg;
   size_t len = size * n;
-  if (STREAM_BUF - s->end < len && s->start) {
-    memmove(s->buf, s->buf + s->start, s->end - s->start);
-    s->end -= s->start;
-    s->start = 0;
-  }
-  if (STREAM_BUF - s->end < len) {
+  if (STREAM_BUF - (s->end - s->start) < len) { /* curl takes all of it or none */
     s->paused = true;
     return CURL_WRITEFUNC_PAUSE;
   }
-  memcpy(s->buf + s->end, data, len);
+  ring_copy(s, s->end, data, len, true);
   s->end += len;
   return len;
 }
@@ -88,8 +97,8 @@ static ssize_t stream_read(ld_reader *r, void *out, size_t len) {
   blob_stream *s = (blob_stream *) r;
   stream_fill(s);
   if (s->end > s->start) {
-    size_t n = s->end - s->start < len ? s->end - s->start : len;
-    memcpy(out, s->buf + s->start, n);
+    size_t n = s->end - s->start < len ? (size_t) (s->end - s->start) : len;
+    ring_copy(s, s->start, out, n, false);
     s->start += n;
     registry_count_in(s->reg, n);
     return (ssize_t) n;
@@ -189,12 +198,16 @@ static int open_blob(ld_registry *r, const char *repo, const char *digest, int64
     }
     /* Let a short error body arrive for the message. */
     while (!s->done && s->end - s->start < 4096) {
-      size_t before = s->end;
+      uint64_t before = s->end;
       stream_step(s);
       if (s->end == before && s->paused) break;
     }
     http_resp p = {.status = st};
-    ld_buf_append(&p.body, s->buf + s->start, s->end - s->start);
+    size_t body_len = (size_t) (s->end - s->start);
+    char *body = ld_xmalloc(body_len + 1);
+    ring_copy(s, s->start, body, body_len, false);
+    ld_buf_append(&p.body, body, body_len);
+    free(body);
     char *retry_after = s->resp.retry_after ? ld_xstrdup(s->resp.retry_after) : NULL;
     char *www = s->resp.www_auth ? ld_xstrdup(s->resp.www_auth) : NULL;
     CURLcode res = s->result;
