@@ -151,7 +151,7 @@ typedef struct ld_image {
 int ld_image_load(ld_image_src *src, const ld_platform *platform, ld_image *out, ld_error **err);
 
 /* For reading layer d of src with the layer reader: fills o (and diff_id_buf, which o points
- * into) from what the store already verified and computed. Not thread-safe: callers that read
+ * into) with d's size and what the store already verified and computed. Not thread-safe: callers that read
  * layers in parallel hold their own lock around it and ld_image_layer_learned. */
 struct ld_layer_opts;
 void ld_image_layer_opts(ld_image_src *src, const ld_descriptor *d, struct ld_layer_opts *o,

@@ -357,15 +357,15 @@ static ssize_t input_next(ld_reader *r, const void **data, size_t max) {
     s->worker_waits = false;
   }
   ssize_t n = 0;
-  if (s->a.filled) {
+  if (s->a_failed) { /* closed, or the source failed: stop now, not after the chunks left */
+    n = -1;
+    ld_err(&r->error, ECANCELED, "input stopped");
+  } else if (s->a.filled) {
     size_t avail = s->a.len[s->a.rd] - s->a.rd_off;
     n = (ssize_t) (avail < max ? avail : max);
     *data = s->a.slot[s->a.rd] + s->a.rd_off;
     s->a.rd_off += (size_t) n;
     s->a.lent = s->a.rd_off == s->a.len[s->a.rd]; /* given back at the next call */
-  } else if (s->a_failed) {
-    n = -1;
-    ld_err(&r->error, ECANCELED, "input stopped");
   }
   pthread_mutex_unlock(&s->mu);
   return n;

@@ -209,7 +209,6 @@ static int read_layer(ld_image_src *src, const ld_descriptor *d, size_t index, j
   ld_layer_opts opts;
   char known[LD_DIGEST_MAX];
   ld_image_layer_opts(src, d, &opts, known); /* store: verified on ingest, diff_id known */
-  opts.blob_size = d->size;
   if (ld_layer_open_ex(blob, d->media_type, d->digest, what, &opts, &l, err) < 0) {
     free(what);
     return -1;

@@ -97,6 +97,7 @@ fail:
 void ld_image_layer_opts(ld_image_src *src, const ld_descriptor *d, ld_layer_opts *o,
                          char diff_id_buf[LD_DIGEST_MAX]) {
   memset(o, 0, sizeof *o);
+  o->blob_size = d->size;
   if (!src->store) return;
   o->blob_verified = true;
   sqlite3_stmt *st;

@@ -168,6 +168,27 @@ static ssize_t failing_read(ld_reader *r, void *buf, size_t len) {
 }
 static void failing_close(ld_reader *r) { free(r); }
 
+/* Reads r to its end into back (at most size bytes): two borrows, then a copied read of
+ * read_len bytes, and again. Returns the byte count. */
+static size_t read_mixed(ld_reader *r, unsigned char *back, size_t size, size_t read_len) {
+  unsigned char scratch[1000];
+  size_t got = 0;
+  for (int turn = 0;; turn++) {
+    ssize_t n;
+    if (turn % 3 == 2) {
+      n = ld_reader_read(r, back + got, read_len);
+    } else {
+      const void *p = NULL;
+      n = ld_reader_borrow(r, scratch, sizeof scratch, &p);
+      if (n > 0) memcpy(back + got, p, (size_t) n);
+    }
+    assert_true(n >= 0);
+    if (n == 0) return got;
+    got += (size_t) n;
+    assert_true(got <= size);
+  }
+}
+
 static ld_reader *make_identity(ld_reader *input, void *ctx) {
   (void) ctx;
   return ld_reader_limit(input, UINT64_MAX);
@@ -184,22 +205,7 @@ static void test_reader_borrow(void **state) {
   ld_reader *src = ld_reader_from_mem(data + 5, size - 5, true);
   ld_reader *lender = ld_reader_staged(src, make_identity, NULL);
   ld_reader *r = ld_reader_prefixed(data, 5, lender, true);
-  size_t got = 0;
-  for (int turn = 0;; turn++) {
-    ssize_t n;
-    if (turn % 3 == 2) {
-      n = ld_reader_read(r, back + got, 70000);
-    } else {
-      const void *p = NULL;
-      n = ld_reader_borrow(r, scratch, sizeof scratch, &p);
-      if (n > 0) memcpy(back + got, p, (size_t) n);
-    }
-    assert_true(n >= 0);
-    if (n == 0) break;
-    got += (size_t) n;
-    assert_true(got <= size);
-  }
-  assert_int_equal(got, size);
+  assert_int_equal(read_mixed(r, back, size, 70000), size);
   assert_memory_equal(back, data, size);
   ld_reader_close(r);
   ld_reader_close(src);
@@ -267,21 +273,7 @@ static void test_reader_staged(void **state) {
     stage_fail_at = 0;
     ld_reader *src = ld_reader_from_mem(data, size, true);
     ld_reader *r = ld_reader_staged(src, make_plus_one, NULL);
-    size_t got = 0;
-    for (int turn = 0;; turn++) {
-      ssize_t n;
-      if (turn % 3 == 2) {
-        n = ld_reader_read(r, back + got, 50000);
-      } else {
-        const void *p = NULL;
-        n = ld_reader_borrow(r, scratch, sizeof scratch, &p);
-        if (n > 0) memcpy(back + got, p, (size_t) n);
-      }
-      assert_true(n >= 0);
-      if (n == 0) break;
-      got += (size_t) n;
-      assert_true(got <= size);
-    }
+    size_t got = read_mixed(r, back, size, 50000);
     size_t skipped = stage_swallow ? stage_swallow / 65536 * 65536 : 0; /* whole input chunks */
     assert_true(got + skipped >= size - 65536);
     for (size_t i = 0; i < got; i++)
