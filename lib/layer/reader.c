@@ -25,7 +25,8 @@
 struct ld_layer_reader {
   ld_reader *verifier; /* owns the blob */
   ld_reader *prefix;
-  ld_reader *decomp; /* owns prefix */
+  ld_reader *decomp; /* the staged decompressor, for compressed layers */
+  ld_reader *tar;    /* where the tar comes from: decomp, or prefix itself */
   ld_hasher *diff;
   struct archive *a;
   char *what;
@@ -45,9 +46,9 @@ struct ld_layer_reader {
 static la_ssize_t archive_read_cb(struct archive *a, void *ctx, const void **out) {
   ld_layer_reader *l = ctx;
   const void *data = NULL;
-  ssize_t n = ld_reader_borrow(l->decomp, l->buf, ARCHIVE_BUF, &data);
+  ssize_t n = ld_reader_borrow(l->tar, l->buf, ARCHIVE_BUF, &data);
   if (n < 0) {
-    ld_reader_take_error(l->decomp, &l->cb_err);
+    ld_reader_take_error(l->tar, &l->cb_err);
     archive_set_error(a, EIO, "read error");
     return -1;
   }
@@ -110,9 +111,12 @@ int ld_layer_open_ex(ld_reader *blob, const char *media_type, const char *expect
     return -1;
   }
   /* Decompression runs on a second core; reading and hashing the blob, and parsing and hashing
-   * the tar, on this one (see ld_reader_staged). */
+   * the tar, on this one (see ld_reader_staged). An uncompressed tar (docker save) is read as it
+   * is: a second thread would only copy it from one ring to the other. */
   l->sniffed = sniffed;
-  l->decomp = ld_reader_staged(l->prefix, decompressor_stage, &l->sniffed);
+  if (sniffed != LD_COMP_NONE)
+    l->decomp = ld_reader_staged(l->prefix, decompressor_stage, &l->sniffed);
+  l->tar = l->decomp ? l->decomp : l->prefix;
   l->diff = ld_hasher_new(LD_SHA256);
   l->buf = ld_xmalloc(ARCHIVE_BUF);
   l->empty = n == 0;
@@ -262,9 +266,9 @@ int ld_layer_finish(ld_layer_reader *l, char diff_id[LD_DIGEST_MAX], uint64_t *u
   }
   for (;;) {
     const void *data = NULL;
-    ssize_t n = ld_reader_borrow(l->decomp, l->buf, ARCHIVE_BUF, &data);
+    ssize_t n = ld_reader_borrow(l->tar, l->buf, ARCHIVE_BUF, &data);
     if (n < 0) {
-      ld_reader_take_error(l->decomp, err);
+      ld_reader_take_error(l->tar, err);
       return ld_error_wrap(err, "%s", l->what);
     }
     if (n == 0) break;
