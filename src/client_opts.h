@@ -77,7 +77,7 @@ enum {
 
 #define CLIENT_COPY_HELP                                                                   \
   "      --platform OS/ARCH[/VARIANT]  only this platform of an index (default: all)\n"  \
-  "  -j, --jobs N              blobs in flight at once (default 4, at most 32)\n"          \
+  "  -j, --jobs N              blobs in transfer at once (default 4, at most 32)\n"          \
   "      --format FORMAT       table (default) or json\n"                                  \
   "  -q, --quiet               print nothing on success\n"
 #define CLIENT_COMPRESS_HELP \

@@ -7,9 +7,13 @@
  *      (children before the index that lists them). Blobs are collected once per digest.
  *   2. Blobs, `jobs` at a time (default 4) on a small thread pool: a blob the destination has is
  *      skipped (HEAD); one a registry can mount from the source repository is mounted; any other
- *      streams from source to destination, verified on both ends. A blob that fails for a reason
- *      worth another try (I/O, a connection dropped mid-stream) starts over, up to `retries`
- *      times with backoff; a digest mismatch never does. The first hard failure stops new work.
+ *      streams from source to destination, verified on both ends. `jobs` counts transfers, not
+ *      threads: a blob whose bytes have all been sent gives its slot to the next blob while the
+ *      destination commits it (a registry verifies and fsyncs, an S3-backed one copies the
+ *      object; a layout fsyncs), so a commit never leaves the link idle. The pool has up to
+ *      2 x jobs threads for that. A blob that fails for a reason worth another try (I/O, a
+ *      connection dropped mid-stream) starts over, up to `retries` times with backoff, once a
+ *      slot is free again; a digest mismatch never does. The first hard failure stops new work.
  *   3. Manifests in post-order, then commit() names the top. With --compress, layers whose
  *      compression differs are recompressed through a temp file (the digest must be known before
  *      the upload names it), and every manifest above them is rewritten with the new descriptors.
@@ -54,6 +58,8 @@ typedef struct copy_job {
   mf_node *mfs;
   size_t n_mfs;
   pthread_mutex_t mu;
+  pthread_cond_t slot_free;
+  int free_slots; /* transfers that may start now (jobs minus those sending bytes) */
   size_t next;
   ld_error *first_err;
   _Atomic uint64_t copied, skipped, mounted, bytes;
@@ -61,6 +67,32 @@ typedef struct copy_job {
 
 static void progress(copy_job *j, const char *ev, const ld_descriptor *d, uint64_t done) {
   if (j->o && j->o->progress) j->o->progress(j->o->progress_arg, ev, d, done);
+}
+
+/* A worker holds a transfer slot from picking its blob until the blob's last byte has been read
+ * from the source (or the blob is done), whichever comes first. */
+typedef struct slot {
+  copy_job *j;
+  bool held;
+} slot;
+
+static void slot_release(slot *s) {
+  if (!s->held) return;
+  s->held = false;
+  pthread_mutex_lock(&s->j->mu);
+  s->j->free_slots++;
+  pthread_cond_broadcast(&s->j->slot_free); /* also wakes the idle, to see there is no work */
+  pthread_mutex_unlock(&s->j->mu);
+}
+
+/* For a retry of a blob whose slot went at the end of its bytes. */
+static void slot_acquire(slot *s) {
+  if (s->held) return;
+  pthread_mutex_lock(&s->j->mu);
+  while (s->j->free_slots == 0) pthread_cond_wait(&s->j->slot_free, &s->j->mu);
+  s->j->free_slots--;
+  pthread_mutex_unlock(&s->j->mu);
+  s->held = true;
 }
 
 /* ---- phase 1: walk ---- */
@@ -151,6 +183,7 @@ typedef struct counting_reader {
   copy_job *j;
   const ld_descriptor *d;
   uint64_t done;
+  slot *slot; /* released at the source's end; NULL: kept until the blob is done */
 } counting_reader;
 
 static ssize_t counting_read(ld_reader *r, void *buf, size_t len) {
@@ -159,6 +192,9 @@ static ssize_t counting_read(ld_reader *r, void *buf, size_t len) {
   if (n < 0) return -1;
   c->done += (uint64_t) n;
   if (n > 0) progress(c->j, "bytes", c->d, c->done);
+  /* The sink may stop at the size the descriptor gives, without asking for the end. */
+  if (c->slot && (n == 0 || (c->d->size > 0 && c->done >= (uint64_t) c->d->size)))
+    slot_release(c->slot);
   return n;
 }
 static void counting_close(ld_reader *r) {
@@ -166,8 +202,10 @@ static void counting_close(ld_reader *r) {
   ld_reader_close(c->inner);
   free(c);
 }
-static ld_reader *counting_new(ld_reader *inner, copy_job *j, const ld_descriptor *d) {
+static ld_reader *counting_new(ld_reader *inner, copy_job *j, const ld_descriptor *d,
+                               slot *early_release) {
   counting_reader *c = ld_xcalloc(1, sizeof *c);
+  c->slot = early_release;
   c->r.read = counting_read;
   c->r.close = counting_close;
   c->inner = inner;
@@ -232,7 +270,7 @@ static bool worth_retry(const ld_error *e) {
          e->code != ENOSPC && e->code != EFBIG;
 }
 
-static int transfer_once(copy_job *j, blob_task *t, ld_error **err) {
+static int transfer_once(copy_job *j, blob_task *t, slot *sl, ld_error **err) {
   ld_reader *r;
   /* The destination verifies what it stores (put_blob's contract), so a source that can skip
    * its own check does: the bytes are hashed once on the way. Recompression reads the source
@@ -242,7 +280,8 @@ static int transfer_once(copy_job *j, blob_task *t, ld_error **err) {
                 : j->src->open_blob(j->src, &t->d, &r, err);
   if (rc0 < 0) return -1;
   progress(j, "start", &t->d, 0);
-  ld_reader *c = counting_new(r, j, &t->d);
+  /* Recompression sends a temp file after the source ends: that upload keeps the slot. */
+  ld_reader *c = counting_new(r, j, &t->d, t->recompress ? NULL : sl);
   int rc;
   if (t->recompress) {
     rc = put_recompressed(j, t, c, err); /* owns c */
@@ -274,7 +313,7 @@ static void remember(copy_job *j, blob_task *t) {
                           j->dst->origin);
 }
 
-static int copy_one(copy_job *j, blob_task *t, ld_error **err) {
+static int copy_one(copy_job *j, blob_task *t, slot *sl, ld_error **err) {
   ld_descriptor_copy(&t->out, &t->d);
   t->out.annotations = NULL;
   if (!t->recompress) {
@@ -299,7 +338,8 @@ static int copy_one(copy_job *j, blob_task *t, ld_error **err) {
   int retries = j->o && j->o->retries ? (j->o->retries < 0 ? 0 : j->o->retries) : 3;
   for (int attempt = 0;; attempt++) {
     ld_error *e = NULL;
-    if (transfer_once(j, t, &e) == 0) break;
+    slot_acquire(sl);
+    if (transfer_once(j, t, sl, &e) == 0) break;
     if (attempt >= retries || !worth_retry(e)) {
       if (err && !*err) *err = e;
       else ld_error_free(e);
@@ -324,15 +364,23 @@ static void *worker(void *arg) {
   copy_job *j = arg;
   for (;;) {
     pthread_mutex_lock(&j->mu);
+    while (j->free_slots == 0 && !j->first_err && j->next < j->n_tasks)
+      pthread_cond_wait(&j->slot_free, &j->mu);
     bool stop = j->first_err != NULL || j->next >= j->n_tasks;
     blob_task *t = stop ? NULL : &j->tasks[j->next++];
+    if (t) j->free_slots--;
+    if (j->next >= j->n_tasks) pthread_cond_broadcast(&j->slot_free); /* idle threads leave */
     pthread_mutex_unlock(&j->mu);
     if (!t) return NULL;
+    slot sl = {j, true};
     ld_error *e = NULL;
-    if (copy_one(j, t, &e) < 0) {
+    int rc = copy_one(j, t, &sl, &e);
+    slot_release(&sl);
+    if (rc < 0) {
       pthread_mutex_lock(&j->mu);
       if (!j->first_err) j->first_err = e;
       else ld_error_free(e);
+      pthread_cond_broadcast(&j->slot_free); /* waiting workers stop */
       pthread_mutex_unlock(&j->mu);
     }
   }
@@ -341,13 +389,16 @@ static void *worker(void *arg) {
 static int copy_blobs(copy_job *j, ld_error **err) {
   int jobs = j->o && j->o->jobs > 0 ? j->o->jobs : 4;
   if (jobs > 32) jobs = 32;
-  if ((size_t) jobs > j->n_tasks) jobs = (int) j->n_tasks;
+  j->free_slots = jobs;
+  size_t threads = (size_t) jobs * 2;
+  if (threads > 32) threads = 32;
+  if (threads > j->n_tasks) threads = j->n_tasks;
   pthread_t th[32];
-  int started = 0;
-  for (int i = 1; i < jobs; i++)
+  size_t started = 0;
+  for (size_t i = 1; i < threads; i++)
     if (pthread_create(&th[started], NULL, worker, j) == 0) started++;
   worker(j); /* the calling thread works too */
-  for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+  for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
   if (j->first_err) {
     if (err && !*err) *err = j->first_err;
     else ld_error_free(j->first_err);
@@ -461,6 +512,7 @@ static void job_clear(copy_job *j) {
   for (size_t i = 0; i < j->n_mfs; i++) node_clear(&j->mfs[i]);
   free(j->mfs);
   pthread_mutex_destroy(&j->mu);
+  pthread_cond_destroy(&j->slot_free);
 }
 
 int ld_copy(ld_image_src *src, ld_image_dst *dst, const ld_copy_opts *o, ld_copy_result *res,
@@ -470,6 +522,7 @@ int ld_copy(ld_image_src *src, ld_image_dst *dst, const ld_copy_opts *o, ld_copy
   memset(res, 0, sizeof *res);
   copy_job j = {.src = src, .dst = dst, .o = o, .res = res};
   pthread_mutex_init(&j.mu, NULL);
+  pthread_cond_init(&j.slot_free, NULL);
   mf_node top;
   int rc = -1;
   if (fetch(&j, NULL, &top, err) < 0) goto out;
