@@ -421,12 +421,9 @@ static void *staged_main(void *arg) {
 static int feed_one(staged *s) {
   size_t w = s->a.wr;
   pthread_mutex_unlock(&s->mu);
-  ssize_t n = ld_reader_read(s->source, s->a.slot[w], RING_CHUNK);
+  ssize_t n = ld_reader_read_for(&s->r, s->source, s->a.slot[w], RING_CHUNK);
   pthread_mutex_lock(&s->mu);
   if (n < 0) {
-    ld_error_free(s->r.error);
-    s->r.error = s->source->error;
-    s->source->error = NULL;
     s->a_failed = true;
     wake_worker_if(s, true);
     return -1;

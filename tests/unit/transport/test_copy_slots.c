@@ -49,38 +49,37 @@ static int src_get_manifest(ld_image_src *s, const char *digest, char **bytes, s
  * last one: the moment ld_copy may give the slot away, so it must be counted down first. */
 typedef struct blob_reader {
   ld_reader r;
-  const char *data;
+  ld_reader *mem;
   size_t pos;
   bool counted;
 } blob_reader;
 
+static void count_reading(int delta) {
+  pthread_mutex_lock(&fx.mu);
+  fx.reading += delta;
+  if (fx.reading > fx.max_reading) fx.max_reading = fx.reading;
+  pthread_mutex_unlock(&fx.mu);
+}
+
 static ssize_t blob_read(ld_reader *r, void *buf, size_t len) {
   blob_reader *b = (blob_reader *) r;
   if (!b->counted && b->pos == 0) {
-    pthread_mutex_lock(&fx.mu);
-    if (++fx.reading > fx.max_reading) fx.max_reading = fx.reading;
-    pthread_mutex_unlock(&fx.mu);
+    count_reading(+1);
     b->counted = true;
   }
-  size_t n = BLOB_SIZE - b->pos < len ? BLOB_SIZE - b->pos : len;
-  memcpy(buf, b->data + b->pos, n);
-  b->pos += n;
+  ssize_t n = ld_reader_read_for(r, b->mem, buf, len);
+  if (n > 0) b->pos += (size_t) n;
   if (b->counted && b->pos == BLOB_SIZE) {
-    pthread_mutex_lock(&fx.mu);
-    fx.reading--;
-    pthread_mutex_unlock(&fx.mu);
+    count_reading(-1);
     b->counted = false;
   }
-  return (ssize_t) n;
+  return n;
 }
 
 static void blob_close(ld_reader *r) {
   blob_reader *b = (blob_reader *) r;
-  if (b->counted) { /* abandoned before its end */
-    pthread_mutex_lock(&fx.mu);
-    fx.reading--;
-    pthread_mutex_unlock(&fx.mu);
-  }
+  if (b->counted) count_reading(-1); /* abandoned before its end */
+  ld_reader_close(b->mem);
   free(b);
 }
 
@@ -92,7 +91,7 @@ static int src_open_blob(ld_image_src *s, const ld_descriptor *d, ld_reader **ou
       blob_reader *b = ld_xcalloc(1, sizeof *b);
       b->r.read = blob_read;
       b->r.close = blob_close;
-      b->data = fx.blob[i];
+      b->mem = ld_reader_from_mem(fx.blob[i], BLOB_SIZE, true);
       *out = &b->r;
       return 0;
     }
